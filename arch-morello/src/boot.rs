@@ -1,0 +1,131 @@
+//! The first instructions: from the loader's hand-off to Rust with the MMU on.
+//!
+//! QEMU loads the ELF image at its physical load addresses and jumps to
+//! `_start` (the ELF entry is `_start`'s physical address) with the MMU off, at
+//! EL2 or EL1. This code drops to EL1, turns on FP/SIMD (and the capability
+//! instructions where the CPU has them), maps RAM twice with 1 GiB blocks (an
+//! identity map in TTBR0, the linear map in TTBR1, sharing one table because
+//! their low 48 bits agree), turns the MMU on, jumps to the image's upper-half
+//! link address, clears .bss and calls the kernel's `morsel_start(dtb_hint)`.
+//! The kernel then replaces these tables with exact ones ([`crate::mmu`]).
+//!
+//! Until the jump only PC-relative instructions and literal-pool loads are
+//! used: the code runs at its physical address, not its link address.
+
+use core::arch::global_asm;
+
+/// How many 1 GiB blocks the boot map covers from physical 0 (devices in the
+/// first, RAM from the second on `virt`).
+pub const BOOT_MAP_GIB: u64 = 64;
+
+global_asm!(
+    r#"
+    .section .text.boot, "ax"
+    .global _start
+_start:
+    mov     x19, x0                 // the DTB address, if the loader passed one
+
+    mrs     x0, CurrentEL
+    lsr     x0, x0, #2
+    cmp     x0, #2
+    b.ne    1f
+    // EL2: run the kernel at EL1, AArch64, with the timers reachable.
+    mov     x0, #(1 << 31)          // HCR_EL2.RW
+    msr     hcr_el2, x0
+    mrs     x0, cnthctl_el2
+    orr     x0, x0, #3              // EL1PCTEN | EL1PCEN
+    msr     cnthctl_el2, x0
+    msr     cntvoff_el2, xzr
+    mov     x0, #0x33ff             // CPTR_EL2: RES1 bits, no FP/SIMD trap
+    msr     cptr_el2, x0
+    mov     x0, #0x3c5              // SPSR: EL1h, DAIF masked
+    msr     spsr_el2, x0
+    adr     x0, 1f
+    msr     elr_el2, x0
+    eret
+
+1:  // EL1. FP/SIMD on (CPACR_EL1.FPEN); capability instructions too
+    // (CPACR_EL1.CEN) when ID_AA64PFR1_EL1.CE says the CPU has them.
+    mrs     x0, id_aa64pfr1_el1
+    ubfx    x0, x0, #20, #4
+    mov     x1, #(3 << 20)
+    cbz     x0, 2f
+    orr     x1, x1, #(3 << 18)
+2:  msr     cpacr_el1, x1
+    isb
+
+    // The boot tables: L0[0] -> L1; L1[0] = devices, L1[1..] = RAM.
+    adrp    x0, __boot_l0
+    adrp    x1, __boot_l1
+    orr     x2, x1, #3
+    str     x2, [x0]
+    ldr     x2, =0x0060000000000401  // block, AttrIndx 0 (device), AF, PXN, UXN
+    str     x2, [x1]
+    mov     x3, #1
+    ldr     x4, =0x0000000000000705  // block, AttrIndx 1 (normal WB), inner shareable, AF
+3:  lsl     x2, x3, #30
+    orr     x2, x2, x4
+    str     x2, [x1, x3, lsl #3]
+    add     x3, x3, #1
+    cmp     x3, #{gib}
+    b.lo    3b
+
+    ldr     x0, ={mair}
+    msr     mair_el1, x0
+    ldr     x0, ={tcr}
+    mrs     x1, id_aa64mmfr0_el1
+    and     x1, x1, #0xf            // PARange, capped at 48 bits
+    mov     x2, #5
+    cmp     x1, x2
+    csel    x1, x1, x2, ls
+    bfi     x0, x1, #32, #3         // TCR_EL1.IPS
+    msr     tcr_el1, x0
+    adrp    x0, __boot_l0
+    msr     ttbr0_el1, x0
+    msr     ttbr1_el1, x0
+    dsb     ish
+    tlbi    vmalle1
+    dsb     ish
+    isb
+    ldr     x0, ={sctlr}
+    msr     sctlr_el1, x0
+    isb
+    ldr     x0, =__boot_high
+    br      x0
+
+__boot_high:
+    ldr     x0, =__boot_stack_top
+    mov     sp, x0
+    ldr     x0, =__bss_start
+    ldr     x1, =__bss_end
+4:  cmp     x0, x1
+    b.hs    5f
+    str     xzr, [x0], #8
+    b       4b
+5:  mov     x0, x19
+    bl      morsel_start
+6:  wfe
+    b       6b
+
+    .section .data.boot_tables, "aw"
+    .balign 4096
+__boot_l0:
+    .space  4096
+__boot_l1:
+    .space  4096
+
+    .section .bss.boot_stack, "aw", @nobits
+    .balign 16
+    .space  {stack}
+    .global __boot_stack_top
+__boot_stack_top:
+"#,
+    gib = const BOOT_MAP_GIB,
+    mair = const crate::mmu::MAIR_VALUE,
+    tcr = const crate::mmu::TCR_VALUE,
+    sctlr = const crate::mmu::SCTLR_VALUE,
+    stack = const BOOT_STACK_SIZE,
+);
+
+/// Size of the boot CPU's stack, which is also its exception stack.
+pub const BOOT_STACK_SIZE: usize = 256 * 1024;

@@ -1,0 +1,73 @@
+//! What this CPU is and what it can do, read once from the ID registers.
+
+use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, ID_AA64PFR1_EL1, MIDR_EL1, MPIDR_EL1, Readable};
+
+/// Features the kernel decides on at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// Morello capabilities (ID_AA64PFR1_EL1.CE != 0).
+    pub capabilities: bool,
+    /// MIDR_EL1.
+    pub midr: u64,
+    /// Physical address bits (from ID_AA64MMFR0_EL1.PARange).
+    pub physical_address_bits: u8,
+}
+
+/// Reads the CPU's features.
+pub fn features() -> Features {
+    let pa_bits = match ID_AA64MMFR0_EL1.get() & 0xf {
+        0 => 32,
+        1 => 36,
+        2 => 40,
+        3 => 42,
+        4 => 44,
+        5 => 48,
+        _ => 52,
+    };
+    Features {
+        capabilities: (ID_AA64PFR1_EL1.get() >> 20) & 0xf != 0,
+        midr: MIDR_EL1.get(),
+        physical_address_bits: pa_bits,
+    }
+}
+
+impl Features {
+    /// A human name for the CPU, from the implementer and part number.
+    pub fn cpu_name(&self) -> &'static str {
+        let implementer = (self.midr >> 24) & 0xff;
+        let part = (self.midr >> 4) & 0xfff;
+        match (implementer, part) {
+            (0x41, 0xd03) => "Cortex-A53",
+            (0x41, 0xd07) => "Cortex-A57",
+            (0x41, 0xd08) => "Cortex-A72",
+            (0x41, 0xd0c) => "Neoverse-N1",
+            (0x41, 0xd0f) => "Morello (Rainier)",
+            (0x41, 0xd40) => "Neoverse-V1",
+            (0x41, _) => "Arm core",
+            (0x00, 0x051) => "QEMU max",
+            _ => "unknown core",
+        }
+    }
+}
+
+/// The affinity of the running core (MPIDR_EL1 Aff0..Aff3).
+pub fn core_affinity() -> u64 {
+    MPIDR_EL1.get() & 0xff_00ff_ffff
+}
+
+/// Waits for an interrupt.
+pub fn wait_for_interrupt() {
+    aarch64_cpu::asm::wfi();
+}
+
+/// Unmasks IRQs on this core.
+pub fn enable_irqs() {
+    // SAFETY: clearing DAIF.I only lets pending IRQs be taken; the vectors are installed.
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nomem, nostack)) };
+}
+
+/// Masks IRQs on this core.
+pub fn disable_irqs() {
+    // SAFETY: setting DAIF.I only defers interrupts.
+    unsafe { core::arch::asm!("msr daifset, #2", options(nomem, nostack)) };
+}

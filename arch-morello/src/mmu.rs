@@ -1,0 +1,197 @@
+//! Translation tables (4 KiB granule, 48-bit virtual addresses) and the
+//! kernel's exact upper-half map.
+//!
+//! The boot code ([`crate::boot`]) maps RAM with 1 GiB blocks; the kernel then
+//! builds a map where the image's text is read-only and executable, its
+//! read-only data read-only, everything else non-executable, and devices are
+//! device memory, and switches TTBR1 to it. TTBR0 walks stay disabled until a
+//! μprocess view is installed.
+
+use crate::PhysAddr;
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{ReadWriteable, TCR_EL1, TTBR1_EL1};
+
+/// MAIR_EL1: attribute 0 Device-nGnRE, 1 Normal write-back, 2 Normal non-cacheable.
+pub const MAIR_VALUE: u64 = 0x44_ff_04;
+/// TCR_EL1 without IPS: T0SZ = T1SZ = 16, 4 KiB granules, inner-shareable
+/// write-back walks for both halves.
+pub const TCR_VALUE: u64 = 16 | (1 << 8) | (1 << 10) | (3 << 12) // TTBR0 half
+    | (16 << 16) | (1 << 24) | (1 << 26) | (3 << 28) | (2 << 30); // TTBR1 half
+/// SCTLR_EL1: MMU, data and instruction caches, stack alignment checks, RES1 bits.
+pub const SCTLR_VALUE: u64 = 0x30d0_0800 | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 12);
+
+/// Size of a translation granule (a page).
+pub const PAGE_SIZE: u64 = 4096;
+/// Size of a level-2 block.
+pub const BLOCK_2M: u64 = 2 * 1024 * 1024;
+
+const DESC_VALID: u64 = 1 << 0;
+const DESC_TABLE_OR_PAGE: u64 = 1 << 1;
+const DESC_ATTR_SHIFT: u64 = 2;
+const DESC_AP_RO: u64 = 1 << 7;
+const DESC_SH_INNER: u64 = 3 << 8;
+const DESC_AF: u64 = 1 << 10;
+const DESC_PXN: u64 = 1 << 53;
+const DESC_UXN: u64 = 1 << 54;
+const DESC_ADDR_MASK: u64 = 0x0000_ffff_ffff_f000;
+
+/// What a kernel mapping allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelMapping {
+    /// Kernel code: read-only, executable at EL1.
+    Text,
+    /// Read-only data.
+    ReadOnly,
+    /// Read-write data, never executable.
+    ReadWrite,
+    /// Device registers: Device-nGnRE, never executable.
+    Device,
+}
+
+impl KernelMapping {
+    fn descriptor_bits(self) -> u64 {
+        let normal = (1 << DESC_ATTR_SHIFT) | DESC_SH_INNER | DESC_AF | DESC_UXN;
+        match self {
+            KernelMapping::Text => normal | DESC_AP_RO,
+            KernelMapping::ReadOnly => normal | DESC_AP_RO | DESC_PXN,
+            KernelMapping::ReadWrite => normal | DESC_PXN,
+            KernelMapping::Device => DESC_AF | DESC_PXN | DESC_UXN,
+        }
+    }
+}
+
+/// Errors building a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapError {
+    /// No frame was left for a translation table.
+    OutOfFrames,
+    /// The range is already mapped differently.
+    AlreadyMapped,
+    /// Addresses not aligned to a page.
+    Misaligned,
+}
+
+/// A set of translation tables rooted at a level-0 table, written through the
+/// linear map.
+#[derive(Debug)]
+pub struct TranslationTables {
+    root: PhysAddr,
+}
+
+/// One 4 KiB translation table seen through the linear map.
+struct Table(*mut u64);
+
+impl Table {
+    /// # Safety
+    /// `frame` must be a page-aligned RAM frame reachable through the linear
+    /// map and owned by these translation tables.
+    unsafe fn at(frame: PhysAddr) -> Table {
+        Table(frame.to_virt() as *mut u64)
+    }
+
+    fn read(&self, index: usize) -> u64 {
+        assert!(index < 512);
+        // SAFETY: `at` guarantees a mapped, owned 512-entry table; index is in range.
+        unsafe { self.0.add(index).read_volatile() }
+    }
+
+    fn write(&self, index: usize, value: u64) {
+        assert!(index < 512);
+        // SAFETY: as in `read`.
+        unsafe { self.0.add(index).write_volatile(value) }
+    }
+}
+
+impl TranslationTables {
+    /// Starts empty tables with a root frame from `alloc_frame`, which must
+    /// hand out zeroed, page-aligned RAM frames reachable through the linear map.
+    pub fn new(alloc_frame: &mut dyn FnMut() -> Option<PhysAddr>) -> Result<Self, MapError> {
+        let root = alloc_frame().ok_or(MapError::OutOfFrames)?;
+        Ok(TranslationTables { root })
+    }
+
+    /// The physical address of the level-0 table (for TTBRn_EL1).
+    pub fn root(&self) -> PhysAddr {
+        self.root
+    }
+
+    /// Maps `[va, va + size)` to `[pa, pa + size)`, with 2 MiB blocks where
+    /// both addresses allow it and pages elsewhere.
+    pub fn map(
+        &mut self,
+        va: u64,
+        pa: PhysAddr,
+        size: u64,
+        kind: KernelMapping,
+        alloc_frame: &mut dyn FnMut() -> Option<PhysAddr>,
+    ) -> Result<(), MapError> {
+        if va % PAGE_SIZE != 0 || pa.0 % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 {
+            return Err(MapError::Misaligned);
+        }
+        let mut offset = 0;
+        while offset < size {
+            let (v, p) = (va + offset, pa.0 + offset);
+            let block = v % BLOCK_2M == 0 && p % BLOCK_2M == 0 && size - offset >= BLOCK_2M;
+            let level = if block { 2 } else { 3 };
+            let table = self.walk_to(v, level, alloc_frame)?;
+            let index = Self::index(v, level);
+            let desc = (p & DESC_ADDR_MASK)
+                | kind.descriptor_bits()
+                | DESC_VALID
+                | if level == 3 { DESC_TABLE_OR_PAGE } else { 0 };
+            let old = table.read(index);
+            if old & DESC_VALID != 0 && old != desc {
+                return Err(MapError::AlreadyMapped);
+            }
+            table.write(index, desc);
+            offset += if block { BLOCK_2M } else { PAGE_SIZE };
+        }
+        Ok(())
+    }
+
+    fn index(va: u64, level: u32) -> usize {
+        ((va >> (39 - 9 * level)) & 0x1ff) as usize
+    }
+
+    /// The table at `level` covering `va`, creating intermediate tables.
+    fn walk_to(
+        &mut self,
+        va: u64,
+        level: u32,
+        alloc_frame: &mut dyn FnMut() -> Option<PhysAddr>,
+    ) -> Result<Table, MapError> {
+        // SAFETY: the root is a frame these tables own (from `new`).
+        let mut table = unsafe { Table::at(self.root) };
+        for current in 0..level {
+            let index = Self::index(va, current);
+            let entry = table.read(index);
+            let next = if entry & DESC_VALID == 0 {
+                let frame = alloc_frame().ok_or(MapError::OutOfFrames)?;
+                table.write(index, frame.0 | DESC_VALID | DESC_TABLE_OR_PAGE);
+                frame
+            } else if entry & DESC_TABLE_OR_PAGE == 0 {
+                return Err(MapError::AlreadyMapped);
+            } else {
+                PhysAddr(entry & DESC_ADDR_MASK)
+            };
+            // SAFETY: `next` is a table frame these tables allocated.
+            table = unsafe { Table::at(next) };
+        }
+        Ok(table)
+    }
+
+    /// Makes these tables the kernel's upper-half map and turns off TTBR0
+    /// walks (no μprocess view is installed yet).
+    ///
+    /// # Safety
+    /// The tables must map the running kernel image, its stacks and every
+    /// address the kernel uses afterwards, at the addresses it uses now.
+    pub unsafe fn activate_kernel(&self) {
+        barrier::dsb(barrier::ISHST);
+        TTBR1_EL1.set_baddr(self.root.0);
+        TCR_EL1.modify(TCR_EL1::EPD0::DisableTTBR0Walks);
+        barrier::isb(barrier::SY);
+        // SAFETY: TLB maintenance has no memory-safety preconditions.
+        unsafe { core::arch::asm!("tlbi vmalle1", "dsb ish", "isb", options(nostack)) };
+    }
+}

@@ -1,0 +1,7 @@
+//! The in-kernel tests of the platform bring-up. Each file tests one piece;
+//! `ktest!` registers them, `cargo xtask qemu-test` runs them.
+
+mod console;
+mod harness;
+mod interrupts;
+mod memory;

@@ -1,0 +1,371 @@
+//! The glue between the machine and the kernel: bring-up in order (console,
+//! exceptions, memory map, heap, interrupts, timer), the console with its
+//! receive buffer, the logger, interrupt dispatch, and power-off with a status.
+
+use crate::machine::{InterruptController, Machine};
+use crate::memory::{PhysRange, RangeAllocator};
+use alloc::collections::VecDeque;
+use arch_morello::exception::{self, ExceptionHooks, FaultReport};
+use arch_morello::gic::{Gic, GicV2, GicV3};
+use arch_morello::mmio::Mmio;
+use arch_morello::mmu::{self, KernelMapping, TranslationTables};
+use arch_morello::pl011::Pl011;
+use arch_morello::{PhysAddr, cpu, psci, semihosting, timer};
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use spin::{Mutex, Once};
+
+/// Timer interrupts per second.
+pub const TICK_HZ: u64 = 100;
+/// Physical address where QEMU places the device tree for ELF kernels.
+const DEFAULT_DTB: u64 = 0x4000_0000;
+/// Kernel heap size (a fixed share of RAM, capped).
+const HEAP_MAX: u64 = 256 * 1024 * 1024;
+
+/// Where the boot console writes.
+#[derive(Debug)]
+pub struct Console {
+    uart: Pl011,
+    received: Mutex<VecDeque<u8>>,
+}
+
+impl Console {
+    /// Writes bytes to the UART.
+    pub fn write_bytes(&self, bytes: &[u8]) {
+        let _guard = CONSOLE_WRITE.lock();
+        self.uart.write_bytes(bytes);
+    }
+
+    /// Takes up to `buf.len()` received bytes.
+    pub fn read_received(&self, buf: &mut [u8]) -> usize {
+        let mut rx = self.received.lock();
+        let n = buf.len().min(rx.len());
+        for (slot, byte) in buf.iter_mut().zip(rx.drain(..n)) {
+            *slot = byte;
+        }
+        n
+    }
+
+    fn receive_interrupt(&self) {
+        let mut rx = self.received.lock();
+        while let Some(byte) = self.uart.read_byte() {
+            rx.push_back(byte);
+        }
+        self.uart.clear_receive_interrupts();
+    }
+}
+
+static CONSOLE_WRITE: Mutex<()> = Mutex::new(());
+
+/// Everything brought up at boot.
+#[derive(Debug)]
+pub struct Platform {
+    /// The machine description.
+    pub machine: Machine,
+    /// The console.
+    pub console: Console,
+    /// The interrupt controller.
+    pub gic: Gic,
+    /// PSCI conduit.
+    pub psci: Option<psci::Conduit>,
+    /// Whether runs end through semihosting (so the status reaches the host).
+    pub semihosting_exit: bool,
+    /// CPU features.
+    pub features: cpu::Features,
+    /// Free physical memory.
+    pub frames: Mutex<RangeAllocator>,
+    /// The kernel heap's physical range.
+    pub heap: PhysRange,
+    /// The kernel image's physical range.
+    pub image: PhysRange,
+}
+
+static PLATFORM: Once<Platform> = Once::new();
+static TICKS: AtomicU64 = AtomicU64::new(0);
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// The platform, once brought up.
+pub fn platform() -> &'static Platform {
+    PLATFORM.get().expect("platform used before bring-up")
+}
+
+/// Timer interrupts taken so far.
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+
+fn linker_symbol(symbol: *const u8) -> u64 {
+    symbol.addr() as u64
+}
+
+/// The kernel image's sections, as link addresses.
+struct ImageLayout {
+    start: u64,
+    text_end: u64,
+    rodata_end: u64,
+    end: u64,
+}
+
+fn image_layout() -> ImageLayout {
+    unsafe extern "C" {
+        static __kernel_start: u8;
+        static __text_end: u8;
+        static __rodata_end: u8;
+        static __kernel_end: u8;
+    }
+    ImageLayout {
+        start: linker_symbol(&raw const __kernel_start),
+        text_end: linker_symbol(&raw const __text_end),
+        rodata_end: linker_symbol(&raw const __rodata_end),
+        end: linker_symbol(&raw const __kernel_end),
+    }
+}
+
+/// A bump allocator over one physical range, for memory needed before the
+/// heap exists (the heap itself and the kernel's translation tables).
+struct EarlyFrames {
+    next: u64,
+    end: u64,
+}
+
+impl EarlyFrames {
+    fn take(&mut self, size: u64, align: u64) -> Option<PhysRange> {
+        let start = self.next.checked_add(align - 1)? & !(align - 1);
+        let end = start.checked_add(size)?;
+        (end <= self.end).then(|| {
+            self.next = end;
+            PhysRange { start, end }
+        })
+    }
+
+    fn zeroed_frame(&mut self) -> Option<PhysAddr> {
+        let frame = self.take(mmu::PAGE_SIZE, mmu::PAGE_SIZE)?;
+        zero_physical(frame);
+        Some(PhysAddr(frame.start))
+    }
+}
+
+/// Zeroes RAM through the linear map.
+fn zero_physical(range: PhysRange) {
+    let start: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(range.start).to_virt() as usize);
+    // SAFETY: the range is free RAM owned by the caller, mapped by the linear map.
+    unsafe { core::ptr::write_bytes(start, 0, range.len() as usize) };
+}
+
+fn device_window(range: PhysRange) -> Mmio {
+    // SAFETY: `map_kernel` maps every device range of the machine as device
+    // memory at its linear-map address before any window is used.
+    unsafe { Mmio::new(PhysAddr(range.start).to_virt() as usize, range.len() as usize) }
+}
+
+/// Reads the device tree the loader left at `dtb_hint` (or at the start of
+/// RAM) through the boot map.
+fn read_device_tree(dtb_hint: u64) -> &'static [u8] {
+    for candidate in [dtb_hint, DEFAULT_DTB] {
+        if candidate == 0 || candidate % 8 != 0 {
+            continue;
+        }
+        let base: *const u8 = core::ptr::with_exposed_provenance(PhysAddr(candidate).to_virt() as usize);
+        // SAFETY: the boot map covers RAM from 1 GiB up; 8 bytes of header are read.
+        let header = unsafe { &*base.cast::<[u8; 8]>() };
+        if let Some(size) = Machine::blob_size(header) {
+            // SAFETY: the header says the blob is `size` bytes, all in RAM,
+            // which nothing writes while the kernel runs (it is reserved).
+            return unsafe { core::slice::from_raw_parts(base, size) };
+        }
+    }
+    early_fail("no device tree found");
+}
+
+/// Reports a failure before the console exists and powers off through PSCI
+/// (HVC, the conduit of `virt` without EL2) or semihosting.
+fn early_fail(why: &str) -> ! {
+    let uart = Pl011::new(device_window(PhysRange::new(0x0900_0000, 0x1000)));
+    uart.write_bytes(b"morsel: early boot failure: ");
+    uart.write_bytes(why.as_bytes());
+    uart.write_bytes(b"\n");
+    semihosting::exit(3);
+}
+
+/// Builds the kernel's exact upper-half map: RAM RW and non-executable, the
+/// image's text RX and read-only data RO, every device as device memory.
+fn map_kernel(machine: &Machine, early: &mut EarlyFrames) -> TranslationTables {
+    let layout = image_layout();
+    let mut alloc = || early.zeroed_frame();
+    let mut tables = TranslationTables::new(&mut alloc).unwrap_or_else(|_| early_fail("no frame for tables"));
+    let image_phys = PhysRange {
+        start: PhysAddr::from_virt(layout.start).0,
+        end: PhysAddr::from_virt(layout.end).0,
+    };
+    let mut map = |range: PhysRange, kind: KernelMapping, alloc: &mut dyn FnMut() -> Option<PhysAddr>| {
+        let start = range.start & !(mmu::PAGE_SIZE - 1);
+        let end = range.end.next_multiple_of(mmu::PAGE_SIZE);
+        if start < end {
+            tables
+                .map(PhysAddr(start).to_virt(), PhysAddr(start), end - start, kind, alloc)
+                .unwrap_or_else(|_| early_fail("kernel map"));
+        }
+    };
+    for bank in &machine.memory {
+        // RAM around the image, then the image's three parts.
+        map(PhysRange { start: bank.start, end: image_phys.start.clamp(bank.start, bank.end) }, KernelMapping::ReadWrite, &mut alloc);
+        map(PhysRange { start: image_phys.end.clamp(bank.start, bank.end), end: bank.end }, KernelMapping::ReadWrite, &mut alloc);
+    }
+    let phys = |va: u64| PhysAddr::from_virt(va).0;
+    map(PhysRange { start: phys(layout.start), end: phys(layout.text_end) }, KernelMapping::Text, &mut alloc);
+    map(PhysRange { start: phys(layout.text_end), end: phys(layout.rodata_end) }, KernelMapping::ReadOnly, &mut alloc);
+    map(PhysRange { start: phys(layout.rodata_end), end: phys(layout.end) }, KernelMapping::ReadWrite, &mut alloc);
+    let mut devices = alloc::vec![machine.uart.regs];
+    match machine.interrupt_controller {
+        InterruptController::GicV2 { distributor, cpu_interface } => devices.extend([distributor, cpu_interface]),
+        InterruptController::GicV3 { distributor, redistributors } => devices.extend([distributor, redistributors]),
+    }
+    devices.extend(machine.rtc.map(|d| d.regs));
+    devices.extend(machine.virtio_mmio.iter().map(|d| d.regs));
+    for device in devices {
+        map(device, KernelMapping::Device, &mut alloc);
+    }
+    tables
+}
+
+#[global_allocator]
+static HEAP: linked_list_allocator::LockedHeap = linked_list_allocator::LockedHeap::empty();
+
+/// Brings the machine up. Called once, by `morsel_start`, with the MMU on
+/// (boot map) and interrupts masked.
+pub fn bring_up(dtb_hint: u64) -> &'static Platform {
+    let blob = read_device_tree(dtb_hint);
+    let features = cpu::features();
+    let layout = image_layout();
+    let image = PhysRange { start: PhysAddr::from_virt(layout.start).0, end: PhysAddr::from_virt(layout.end).0 };
+
+    // Memory banks without the heap: read them straight from the blob.
+    let fdt = fdt::Fdt::new(blob).unwrap_or_else(|_| early_fail("bad device tree"));
+    let bank = fdt
+        .memory()
+        .regions()
+        .map(|r| PhysRange::new(r.starting_address.addr() as u64, r.size.unwrap_or(0) as u64))
+        .find(|r| r.start <= image.start && image.end <= r.end)
+        .unwrap_or_else(|| early_fail("the kernel image is not in a RAM bank"));
+    let heap_size = (bank.len() / 8).min(HEAP_MAX) & !(mmu::BLOCK_2M - 1);
+    let mut early = EarlyFrames { next: image.end, end: bank.end };
+    let heap = early.take(heap_size, mmu::BLOCK_2M).unwrap_or_else(|| early_fail("no room for the heap"));
+    let heap_start: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(heap.start).to_virt() as usize);
+    // SAFETY: `heap` is RAM nothing else uses, mapped by the boot map (and by
+    // the kernel map that replaces it), handed to the allocator once.
+    unsafe { HEAP.lock().init(heap_start, heap.len() as usize) };
+
+    let machine = Machine::from_device_tree(blob).unwrap_or_else(|e| match e {
+        crate::machine::MachineError::BadBlob => early_fail("bad device tree"),
+        crate::machine::MachineError::Missing(what) => early_fail(what),
+    });
+    let tables = map_kernel(&machine, &mut early);
+    // SAFETY: the new tables map the image, RAM (stacks, heap) and devices at
+    // the addresses the boot map gave them.
+    unsafe { tables.activate_kernel() };
+
+    let mut frames = RangeAllocator::new();
+    for bank in &machine.memory {
+        // The banks are disjoint, so none can be a double free.
+        let _ = frames.free(*bank);
+    }
+    let dtb = PhysRange::new(PhysAddr::from_virt(blob.as_ptr().addr() as u64).0, blob.len() as u64);
+    frames.reserve(dtb);
+    frames.reserve(PhysRange { start: image.start, end: early.next });
+    if let Some(initrd) = machine.initrd {
+        frames.reserve(initrd);
+    }
+
+    let uart = Pl011::new(device_window(machine.uart.regs));
+    uart.init();
+    let gic = match machine.interrupt_controller {
+        InterruptController::GicV2 { distributor, cpu_interface } => {
+            Gic::V2(GicV2::new(device_window(distributor), device_window(cpu_interface)))
+        }
+        InterruptController::GicV3 { distributor, redistributors } => Gic::V3(GicV3::new(
+            device_window(distributor),
+            device_window(redistributors),
+            redistributors.len() as usize,
+        )),
+    };
+    let psci = machine.psci_method.as_deref().and_then(psci::Conduit::from_method);
+    let semihosting_exit = machine.boot_arg("morsel.exit") == Some("semihosting");
+    let platform = PLATFORM.call_once(|| Platform {
+        machine,
+        console: Console { uart, received: Mutex::new(VecDeque::new()) },
+        gic,
+        psci,
+        semihosting_exit,
+        features,
+        frames: Mutex::new(frames),
+        heap,
+        image,
+    });
+    exception::install(ExceptionHooks { irq: handle_irq, fatal: kernel_fault });
+    crate::logger::init(platform.machine.boot_arg("morsel.log"));
+
+    platform.gic.init();
+    platform.gic.enable(platform.machine.virtual_timer_intid);
+    if let Some(intid) = platform.machine.uart.intid {
+        platform.gic.enable(intid);
+    }
+    timer::arm(timer::frequency() / TICK_HZ);
+    cpu::enable_irqs();
+    platform
+}
+
+fn handle_irq() {
+    let platform = platform();
+    while let Some(intid) = platform.gic.acknowledge() {
+        if intid == platform.machine.virtual_timer_intid {
+            TICKS.fetch_add(1, Ordering::Relaxed);
+            timer::arm(timer::frequency() / TICK_HZ);
+        } else if Some(intid) == platform.machine.uart.intid {
+            platform.console.receive_interrupt();
+        } else {
+            log::warn!("unexpected interrupt {intid}");
+        }
+        platform.gic.end_of_interrupt(intid);
+    }
+}
+
+/// Status with which a run ends after a kernel fault.
+pub const STATUS_KERNEL_FAULT: u32 = 3;
+/// Status with which a run ends after a kernel panic.
+pub const STATUS_KERNEL_PANIC: u32 = 2;
+
+/// Writes to the UART without taking the console lock (for fault reports,
+/// which may interrupt a writer holding it).
+#[derive(Debug)]
+pub struct EmergencyWriter;
+
+impl Write for EmergencyWriter {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        match PLATFORM.get() {
+            Some(p) => p.console.uart.write_bytes(s.as_bytes()),
+            None => Pl011::new(device_window(PhysRange::new(0x0900_0000, 0x1000))).write_bytes(s.as_bytes()),
+        }
+        Ok(())
+    }
+}
+
+fn kernel_fault(report: &FaultReport) -> ! {
+    let _ = write!(EmergencyWriter, "\nmorsel: kernel fault\n{report}");
+    power_off(STATUS_KERNEL_FAULT);
+}
+
+/// Ends the run with `status`: through semihosting when the run was started
+/// that way (the host sees the status), otherwise PSCI SYSTEM_OFF.
+pub fn power_off(status: u32) -> ! {
+    cpu::disable_irqs();
+    if EXITING.swap(true, Ordering::SeqCst) {
+        // A fault while powering off: do not recurse.
+        semihosting::exit(status);
+    }
+    log::info!("powering off (status {status})");
+    match PLATFORM.get() {
+        Some(p) if p.semihosting_exit => semihosting::exit(status),
+        Some(Platform { psci: Some(conduit), .. }) => conduit.system_off(),
+        _ => semihosting::exit(status),
+    }
+}

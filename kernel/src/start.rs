@@ -1,0 +1,96 @@
+//! The kernel's entry from the boot code: bring-up, the banner, then either the
+//! in-kernel tests (`morsel.mode=test`) or the normal run, and power-off.
+
+use crate::platform::{self, Platform, power_off};
+use crate::machine::InterruptController;
+use alloc::string::String;
+use core::fmt::Write;
+
+/// Called by `arch_morello::boot` with the DTB address the loader passed (or 0).
+#[unsafe(no_mangle)]
+extern "C" fn morsel_start(dtb_hint: u64) -> ! {
+    let platform = platform::bring_up(dtb_hint);
+    print_banner(platform);
+    let status = match platform.machine.boot_arg("morsel.mode") {
+        Some("test") => {
+            let filter = platform.machine.boot_arg("morsel.test").unwrap_or("");
+            let mut out = ConsoleWriter;
+            let summary = crate::ktest::run_tests(crate::ktest::registered(), filter, &mut out);
+            u32::from(summary.failed > 0)
+        }
+        _ => 0,
+    };
+    power_off(status);
+}
+
+/// `fmt::Write` to the console.
+#[derive(Debug)]
+pub struct ConsoleWriter;
+
+impl Write for ConsoleWriter {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        platform::platform().console.write_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+fn mib(bytes: u64) -> u64 {
+    bytes / (1024 * 1024)
+}
+
+fn print_banner(p: &Platform) {
+    let m = &p.machine;
+    let mut out = String::new();
+    let _ = writeln!(out, "Morsel {} on {}", env!("CARGO_PKG_VERSION"), m.model);
+    let _ = writeln!(
+        out,
+        "  cpu: {} (MIDR {:#010x}), {} core(s) described, {}-bit physical addresses",
+        p.features.cpu_name(),
+        p.features.midr,
+        m.cpus,
+        p.features.physical_address_bits
+    );
+    let _ = writeln!(
+        out,
+        "  capabilities: {}",
+        if p.features.capabilities { "Morello (CHERI) capabilities present and enabled" } else { "none (stock AArch64)" }
+    );
+    for bank in &m.memory {
+        let _ = writeln!(out, "  memory: {:#012x}..{:#012x} ({} MiB)", bank.start, bank.end, mib(bank.len()));
+    }
+    let _ = writeln!(out, "  kernel image: {:#012x}..{:#012x}", p.image.start, p.image.end);
+    let _ = writeln!(out, "  kernel heap: {:#012x}..{:#012x} ({} MiB)", p.heap.start, p.heap.end, mib(p.heap.len()));
+    let _ = writeln!(out, "  free for frames and regions: {} MiB", mib(p.frames.lock().free_bytes()));
+    match m.interrupt_controller {
+        InterruptController::GicV2 { distributor, cpu_interface } => {
+            let _ = writeln!(out, "  interrupts: GICv2, distributor {:#x}, CPU interface {:#x}", distributor.start, cpu_interface.start);
+        }
+        InterruptController::GicV3 { distributor, redistributors } => {
+            let _ = writeln!(out, "  interrupts: GICv3, distributor {:#x}, redistributors {:#x}", distributor.start, redistributors.start);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  timer: {} Hz counter, virtual timer interrupt {}, tick {} Hz",
+        arch_morello::timer::frequency(),
+        m.virtual_timer_intid,
+        platform::TICK_HZ
+    );
+    let _ = writeln!(out, "  console: PL011 at {:#x}, interrupt {:?}", m.uart.regs.start, m.uart.intid);
+    if let Some(rtc) = m.rtc {
+        let _ = writeln!(out, "  rtc: PL031 at {:#x}", rtc.regs.start);
+    }
+    let _ = writeln!(out, "  psci: {}", m.psci_method.as_deref().unwrap_or("absent"));
+    let _ = writeln!(out, "  virtio-mmio: {} slots", m.virtio_mmio.len());
+    if let Some(initrd) = m.initrd {
+        let _ = writeln!(out, "  initrd: {:#x}..{:#x}", initrd.start, initrd.end);
+    }
+    let _ = writeln!(out, "  boot arguments: {}", m.bootargs);
+    p.console.write_bytes(out.as_bytes());
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let _ = writeln!(platform::EmergencyWriter, "\nmorsel: kernel panic: {info}");
+    power_off(platform::STATUS_KERNEL_PANIC);
+}
