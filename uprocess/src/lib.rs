@@ -1,0 +1,19 @@
+//! μprocesses: the Morello capability model, tagged memory, regions and the
+//! fork engines. Everything here is generic code that builds and is tested on
+//! the host; the hardware implementations of its traits live in `arch-morello`.
+//!
+//! - [`capability`]: the exact Morello 128-bit capability (decode, encode,
+//!   bounds compression, CRRL/CRAM) and its monotonic operations.
+//! - [`vectors`]: the reference vector format and the engine trait that
+//!   checks the model, or hardware, against it.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod capability;
+pub mod vectors;
+
+pub use capability::Capability;
