@@ -175,7 +175,12 @@ impl Machine {
             (end > start).then_some(PhysRange { start, end })
         });
         Ok(Machine {
-            model: fdt.root().model().to_string(),
+            model: fdt
+                .find_node("/")
+                .and_then(|root| root.property("model"))
+                .and_then(|p| p.as_str())
+                .unwrap_or("unnamed machine")
+                .to_string(),
             memory,
             cpus: fdt.cpus().count(),
             uart,

@@ -1,0 +1,202 @@
+//! Booting the kernel in QEMU: the command line for each machine, the console
+//! relay (with answers to the kernel's console-input requests), the watchdog,
+//! and the run's outcome.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The kernel asks the host to type a line with this prefix.
+pub const INPUT_REQUEST: &str = "ktest-input-request: ";
+
+/// Which emulated machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    /// Stock `qemu-system-aarch64 -M virt` with a GIC of this version.
+    Virt {
+        /// 2 or 3.
+        gic: u8,
+    },
+    /// CHERI QEMU, `-M virt,gic-version=3 -cpu morello`.
+    Morello,
+}
+
+impl Machine {
+    /// Its name in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Machine::Virt { gic } => format!("virt (GICv{gic})"),
+            Machine::Morello => "morello".to_string(),
+        }
+    }
+
+    fn gic(&self) -> u8 {
+        match self {
+            Machine::Virt { gic } => *gic,
+            Machine::Morello => 3,
+        }
+    }
+}
+
+/// The CHERI QEMU binary, if installed (`MORSEL_QEMU_MORELLO` or PATH).
+pub fn morello_qemu() -> Option<PathBuf> {
+    std::env::var_os("MORSEL_QEMU_MORELLO")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .or_else(|| crate::toolchain::which("qemu-system-morello"))
+}
+
+/// One boot of the kernel.
+#[derive(Debug, Clone)]
+pub struct Boot<'a> {
+    /// The kernel ELF.
+    pub kernel: &'a Path,
+    /// The machine.
+    pub machine: Machine,
+    /// Extra kernel command-line words.
+    pub bootargs: Vec<String>,
+    /// Memory in MiB.
+    pub memory_mib: u32,
+    /// Cores.
+    pub smp: u32,
+    /// Start QEMU's gdb stub and wait for the debugger.
+    pub gdb: bool,
+    /// Kill QEMU after this long.
+    pub timeout: Duration,
+    /// Answer the kernel's console-input requests.
+    pub answer_input_requests: bool,
+}
+
+/// How a boot ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// QEMU's exit status (the kernel's semihosting status), None if killed.
+    pub status: Option<i32>,
+    /// The watchdog fired.
+    pub timed_out: bool,
+    /// Everything the console printed.
+    pub console: String,
+}
+
+impl Outcome {
+    /// The `N passed, N failed, N skipped` line the ktest runner printed.
+    pub fn ktest_summary(&self) -> Option<(usize, usize, usize)> {
+        self.console.lines().rev().find_map(crate::tally::parse_summary_line)
+    }
+}
+
+impl Boot<'_> {
+    fn command(&self) -> Result<Command, String> {
+        let qemu = match self.machine {
+            Machine::Virt { .. } => crate::toolchain::require_program("qemu-system-aarch64", "qemu-system-arm")?,
+            Machine::Morello => morello_qemu().ok_or("qemu-system-morello is not installed")?,
+        };
+        let cpu = match self.machine {
+            Machine::Virt { .. } => "cortex-a72",
+            Machine::Morello => "morello",
+        };
+        let mut bootargs = vec!["morsel.exit=semihosting".to_string(), format!("morsel.expect-gic={}", self.machine.gic())];
+        bootargs.extend(self.bootargs.iter().cloned());
+        let mut cmd = Command::new(qemu);
+        cmd.args(["-M", &format!("virt,gic-version={}", self.machine.gic())])
+            .args(["-cpu", cpu])
+            .args(["-m", &self.memory_mib.to_string()])
+            .args(["-smp", &self.smp.to_string()])
+            .args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
+            .args(["-semihosting-config", "enable=on,target=native"])
+            .arg("-kernel")
+            .arg(self.kernel)
+            .args(["-append", &bootargs.join(" ")]);
+        if self.gdb {
+            cmd.args(["-s", "-S"]);
+        }
+        Ok(cmd)
+    }
+
+    /// Boots, relays the console to our stdout, and waits for the end or the
+    /// watchdog.
+    pub fn run(&self) -> Result<Outcome, String> {
+        let mut cmd = self.command()?;
+        if self.gdb {
+            eprintln!(
+                "xtask: QEMU waits for gdb on localhost:1234; attach with:\n  gdb-multiarch {} -ex 'target remote localhost:1234'",
+                self.kernel.display()
+            );
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start QEMU: {e}"))?;
+        let mut stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+        let (lines_tx, lines_rx) = mpsc::channel::<String>();
+        let answer = self.answer_input_requests;
+        let relay = std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut console = String::new();
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&line);
+                let _ = out.flush();
+                let text = String::from_utf8_lossy(&line).into_owned();
+                if answer && text.starts_with(INPUT_REQUEST) {
+                    let _ = lines_tx.send(text[INPUT_REQUEST.len()..].trim_end().to_string());
+                }
+                console.push_str(&text);
+            }
+            let mut rest = Vec::new();
+            let _ = reader.read_to_end(&mut rest);
+            console.push_str(&String::from_utf8_lossy(&rest));
+            console
+        });
+        // `run`: our stdin is the machine's console input.
+        let forward = match (self.answer_input_requests, stdin.take()) {
+            (false, Some(mut pipe)) => Some(std::thread::spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut pipe);
+            })),
+            (_, pipe) => {
+                stdin = pipe;
+                None
+            }
+        };
+        let started = Instant::now();
+        let (status, timed_out) = loop {
+            if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+                break (status.code(), false);
+            }
+            if !self.gdb && started.elapsed() > self.timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                break (None, true);
+            }
+            if let (Ok(token), Some(pipe)) = (lines_rx.try_recv(), stdin.as_mut()) {
+                // Typed a moment later, as a person would: the kernel is
+                // already waiting for it.
+                std::thread::sleep(Duration::from_millis(200));
+                let _ = writeln!(pipe, "{token}");
+                let _ = pipe.flush();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        drop(forward);
+        let console = relay.join().map_err(|_| "console relay panicked")?;
+        if timed_out {
+            eprintln!(
+                "xtask: watchdog: {} did not finish within {} s; QEMU killed",
+                self.machine.name(),
+                self.timeout.as_secs()
+            );
+        }
+        Ok(Outcome { status, timed_out, console })
+    }
+}
