@@ -71,3 +71,15 @@ pub fn disable_irqs() {
     // SAFETY: setting DAIF.I only defers interrupts.
     unsafe { core::arch::asm!("msr daifset, #2", options(nomem, nostack)) };
 }
+
+/// Runs `f` with IRQs masked on this core, restoring the previous mask after.
+/// Locks that an interrupt handler also takes are held only inside this.
+pub fn with_irqs_masked<T>(f: impl FnOnce() -> T) -> T {
+    let daif: u64;
+    // SAFETY: reading DAIF and masking IRQs only defers interrupts.
+    unsafe { core::arch::asm!("mrs {}, daif", "msr daifset, #2", out(reg) daif, options(nomem, nostack)) };
+    let result = f();
+    // SAFETY: restores the interrupt mask read above.
+    unsafe { core::arch::asm!("msr daif, {}", in(reg) daif, options(nomem, nostack)) };
+    result
+}

@@ -35,7 +35,7 @@ pub struct KTest {
 
 /// Registers an in-kernel test:
 ///
-/// ```ignore
+/// ```text
 /// ktest!(fn ticks_arrive() {
 ///     check!(ticks() > 0);
 ///     Ok(())

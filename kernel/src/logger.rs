@@ -2,7 +2,6 @@
 //! filtered by the level given with `morsel.log=LEVEL` on the command line.
 
 use crate::platform::platform;
-use alloc::format;
 use log::{LevelFilter, Metadata, Record};
 
 struct ConsoleLogger;
@@ -14,8 +13,9 @@ impl log::Log for ConsoleLogger {
 
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
-            let line = format!("[{:>5}] {}\n", record.level(), record.args());
-            platform().console.write_bytes(line.as_bytes());
+            platform()
+                .console
+                .write_fmt(format_args!("[{:>5}] {}\n", record.level(), record.args()));
         }
     }
 

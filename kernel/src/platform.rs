@@ -32,18 +32,39 @@ pub struct Console {
 impl Console {
     /// Writes bytes to the UART.
     pub fn write_bytes(&self, bytes: &[u8]) {
-        let _guard = CONSOLE_WRITE.lock();
-        self.uart.write_bytes(bytes);
+        cpu::with_irqs_masked(|| {
+            let _guard = CONSOLE_WRITE.lock();
+            self.uart.write_bytes(bytes);
+        });
+    }
+
+    /// Writes formatted text as one unit, without allocating (it may run in
+    /// an interrupt handler).
+    pub fn write_fmt(&self, args: core::fmt::Arguments<'_>) {
+        struct Uart<'a>(&'a Pl011);
+        impl Write for Uart<'_> {
+            fn write_str(&mut self, s: &str) -> core::fmt::Result {
+                self.0.write_bytes(s.as_bytes());
+                Ok(())
+            }
+        }
+        cpu::with_irqs_masked(|| {
+            let _guard = CONSOLE_WRITE.lock();
+            let _ = Uart(&self.uart).write_fmt(args);
+        });
     }
 
     /// Takes up to `buf.len()` received bytes.
     pub fn read_received(&self, buf: &mut [u8]) -> usize {
-        let mut rx = self.received.lock();
-        let n = buf.len().min(rx.len());
-        for (slot, byte) in buf.iter_mut().zip(rx.drain(..n)) {
-            *slot = byte;
-        }
-        n
+        // The receive interrupt takes the same lock.
+        cpu::with_irqs_masked(|| {
+            let mut rx = self.received.lock();
+            let n = buf.len().min(rx.len());
+            for (slot, byte) in buf.iter_mut().zip(rx.drain(..n)) {
+                *slot = byte;
+            }
+            n
+        })
     }
 
     fn receive_interrupt(&self) {

@@ -176,7 +176,7 @@ fn cmd_qemu_test(o: &Options) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     let kernel = build_kernel(o.release, &o.features)?;
-    let tally = qemu_test(&kernel, &machines, o.filter.as_deref(), o.timeout.unwrap_or(300))?;
+    let tally = qemu_test(&kernel, &machines, o.filter.as_deref(), o.timeout.unwrap_or(120))?;
     println!("{}", tally.line());
     Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -253,7 +253,7 @@ fn cmd_test(o: &Options) -> Result<ExitCode, String> {
     record("host tests", host_tests()?, &mut total);
     record("vectors", vectors::check(&vectors::directory(None)), &mut total);
     let kernel = build_kernel(o.release, &[])?;
-    record("qemu-test virt", qemu_test(&kernel, &machines(Some("virt"), None)?, None, 300)?, &mut total);
+    record("qemu-test virt", qemu_test(&kernel, &machines(Some("virt"), None)?, None, 120)?, &mut total);
     if qemu::morello_qemu().is_some() {
         record("qemu-test morello", qemu_test(&kernel, &[Machine::Morello], None, 600)?, &mut total);
     } else {
