@@ -3,8 +3,149 @@
 //! Each function is one `asm!` block that declares every register it touches
 //! (capability register cN aliases xN, so a compiler write to xN between two
 //! blocks would destroy cN: no capability lives across blocks). The mnemonic
-//! stands beside each word; encodings are checked on CHERI QEMU (see
-//! `shared/morello/NOTES.md`).
+//! stands beside each word. Encodings: `shared/morello/NOTES.md` and the
+//! Morello encoding tables (Rd in bits 4:0, Rn in 9:5, Rm in 20:16); each one
+//! used here is exercised by the Morello ktests on CHERI QEMU.
+//!
+//! Results leave a block as integers: the capability's high half (CFHI), its
+//! value, tag, base, length, permissions, object type and flags.
+
+/// What the GC* family (and CFHI) report about capability register c0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observed {
+    /// CFHI: bits 127..64 (permissions, object type, bounds).
+    pub pesbt: u64,
+    /// GCVALUE: the address (bits 63..0, flags included).
+    pub value: u64,
+    /// GCTAG.
+    pub tag: bool,
+    /// GCBASE.
+    pub base: u64,
+    /// GCLEN (saturates at 2^64 - 1).
+    pub length: u64,
+    /// GCPERM.
+    pub permissions: u64,
+    /// GCTYPE.
+    pub object_type: u64,
+    /// GCFLGS.
+    pub flags: u64,
+}
+
+/// Runs `$body` (instructions that leave a capability in c0), then reads c0
+/// out with CFHI and the GC* family into x1..x8, and returns [`Observed`].
+macro_rules! observe_c0 {
+    ($($body:literal,)* ; $($operands:tt)*) => {{
+        let (pesbt, value, tag, base, length, permissions, object_type, flags): (u64, u64, u64, u64, u64, u64, u64, u64);
+        // SAFETY: capability instructions are enabled (CPACR_EL1.CEN) on every
+        // path that reaches here (callers check `cpu::features().capabilities`);
+        // the block only derives capabilities in registers it declares and
+        // reads memory the caller passes in declared registers.
+        unsafe {
+            core::arch::asm!(
+                $($body,)*
+                ".inst 0xc2c15001", // cfhi    x1, c0
+                ".inst 0xc2c05002", // gcvalue x2, c0
+                ".inst 0xc2c09003", // gctag   x3, c0
+                ".inst 0xc2c01004", // gcbase  x4, c0
+                ".inst 0xc2c03005", // gclen   x5, c0
+                ".inst 0xc2c0d006", // gcperm  x6, c0
+                ".inst 0xc2c0f007", // gctype  x7, c0
+                ".inst 0xc2c13008", // gcflgs  x8, c0
+                out("x0") _,
+                out("x1") pesbt,
+                out("x2") value,
+                out("x3") tag,
+                out("x4") base,
+                out("x5") length,
+                out("x6") permissions,
+                out("x7") object_type,
+                out("x8") flags,
+                $($operands)*
+                options(nostack),
+            );
+        }
+        Observed { pesbt, value, tag: tag & 1 != 0, base, length, permissions, object_type, flags }
+    }};
+}
+
+/// The 128 bits `pesbt:value` loaded as an (untagged) capability and read back.
+pub fn decode_bits(pesbt: u64, value: u64) -> Observed {
+    #[repr(C, align(16))]
+    struct Granule([u64; 2]);
+    // Plain stores: the granule's tag is clear.
+    let granule = Granule([value, pesbt]);
+    observe_c0!(
+        ".inst 0xc2400120", // ldr     c0, [x9]
+        ;
+        in("x9") &granule,
+    )
+}
+
+/// DDC, the almighty capability the CPU starts with.
+pub fn ddc() -> Observed {
+    observe_c0!(
+        ".inst 0xc29b4120", // mrs     c0, DDC
+        ;
+    )
+}
+
+/// DDC with its address set to `base`, then bounded to `length` rounding
+/// outward (SCBNDS).
+pub fn ddc_set_bounds(base: u64, length: u64) -> Observed {
+    observe_c0!(
+        ".inst 0xc29b4120", // mrs     c0, DDC
+        ".inst 0xc2ca4000", // scvalue c0, c0, x10
+        ".inst 0xc2cb0000", // scbnds  c0, c0, x11
+        ;
+        in("x10") base,
+        in("x11") length,
+    )
+}
+
+/// DDC with its address set to `base`, then bounded to `length` exactly
+/// (SCBNDSE: the tag is cleared if the bounds are not exact).
+pub fn ddc_set_bounds_exact(base: u64, length: u64) -> Observed {
+    observe_c0!(
+        ".inst 0xc29b4120", // mrs     c0, DDC
+        ".inst 0xc2ca4000", // scvalue c0, c0, x10
+        ".inst 0xc2cb2000", // scbndse c0, c0, x11
+        ;
+        in("x10") base,
+        in("x11") length,
+    )
+}
+
+/// DDC bounded as in [`ddc_set_bounds`], then moved to `address` (SCVALUE,
+/// with the hardware's representability check).
+pub fn ddc_bounds_then_address(base: u64, length: u64, address: u64) -> Observed {
+    observe_c0!(
+        ".inst 0xc29b4120", // mrs     c0, DDC
+        ".inst 0xc2ca4000", // scvalue c0, c0, x10
+        ".inst 0xc2cb0000", // scbnds  c0, c0, x11
+        ".inst 0xc2cc4000", // scvalue c0, c0, x12
+        ;
+        in("x10") base,
+        in("x11") length,
+        in("x12") address,
+    )
+}
+
+/// CRRL and CRAM of `length`: (representable length, alignment mask).
+pub fn representable_length_and_mask(length: u64) -> (u64, u64) {
+    let (rrlen, rrmask): (u64, u64);
+    // SAFETY: as in `observe_c0!`; integer-only instructions.
+    unsafe {
+        core::arch::asm!(
+            ".inst 0xc2c71141", // rrlen   x1, x10
+            ".inst 0xc2c73142", // rrmask  x2, x10
+            in("x10") length,
+            out("x1") rrlen,
+            out("x2") rrmask,
+            options(nostack, nomem),
+        );
+    }
+    (rrlen, rrmask)
+}
 
 /// CVBAR_EL1 := DDC with its address set to `address`.
 pub fn write_cvbar_from_ddc(address: u64) {
@@ -13,9 +154,9 @@ pub fn write_cvbar_from_ddc(address: u64) {
     // touching c0/x0 and c1/x1, both declared.
     unsafe {
         core::arch::asm!(
-            ".inst 0xc29b4120", // mrs    c0, DDC
+            ".inst 0xc29b4120", // mrs     c0, DDC
             ".inst 0xc2c14000", // scvalue c0, c0, x1
-            ".inst 0xc288c000", // msr    CVBAR_EL1, c0
+            ".inst 0xc288c000", // msr     CVBAR_EL1, c0
             "isb",
             out("x0") _,
             in("x1") address,

@@ -2,8 +2,10 @@
 //! reports capabilities.
 //!
 //! Every instruction the assembler lacks is emitted by [`insn`], the one
-//! module of `.inst` words.
+//! module of `.inst` words; [`engine`] runs the capability reference vectors
+//! through those instructions.
 
+pub mod engine;
 pub mod insn;
 
 /// Points CVBAR_EL1 at `vectors`, as a capability derived from DDC (a plain

@@ -5,3 +5,4 @@ mod console;
 mod harness;
 mod interrupts;
 mod memory;
+mod morello;
