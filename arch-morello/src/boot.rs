@@ -6,7 +6,7 @@
 //! instructions where the CPU has them), maps RAM twice with 1 GiB blocks (an
 //! identity map in TTBR0, the linear map in TTBR1, sharing one table because
 //! their low 48 bits agree), turns the MMU on, jumps to the image's upper-half
-//! link address, clears .bss and calls the kernel's `morsel_start(dtb_hint)`.
+//! link address, clears .bss and calls the kernel's `morsel_start(dtb_hint, entry_el)`.
 //! The kernel then replaces these tables with exact ones ([`crate::mmu`]).
 //!
 //! Until the jump only PC-relative instructions and literal-pool loads are
@@ -27,6 +27,7 @@ _start:
 
     mrs     x0, CurrentEL
     lsr     x0, x0, #2
+    mov     x20, x0                 // the exception level the loader started us at
     cmp     x0, #2
     b.ne    1f
     // EL2: run the kernel at EL1, AArch64, with the timers reachable.
@@ -103,6 +104,7 @@ __boot_high:
     str     xzr, [x0], #8
     b       4b
 5:  mov     x0, x19
+    mov     x1, x20
     bl      morsel_start
 6:  wfe
     b       6b

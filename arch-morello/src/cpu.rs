@@ -83,3 +83,9 @@ pub fn with_irqs_masked<T>(f: impl FnOnce() -> T) -> T {
     unsafe { core::arch::asm!("msr daif, {}", in(reg) daif, options(nomem, nostack)) };
     result
 }
+
+/// The exception level the kernel runs at now.
+pub fn current_el() -> u8 {
+    use aarch64_cpu::registers::CurrentEL;
+    CurrentEL.read(CurrentEL::EL) as u8
+}

@@ -93,6 +93,8 @@ pub struct Platform {
     pub semihosting_exit: bool,
     /// CPU features.
     pub features: cpu::Features,
+    /// The exception level the loader started the kernel at (1 or 2).
+    pub entry_el: u8,
     /// Free physical memory.
     pub frames: Mutex<RangeAllocator>,
     /// The kernel heap's physical range.
@@ -254,7 +256,7 @@ static HEAP: linked_list_allocator::LockedHeap = linked_list_allocator::LockedHe
 
 /// Brings the machine up. Called once, by `morsel_start`, with the MMU on
 /// (boot map) and interrupts masked.
-pub fn bring_up(dtb_hint: u64) -> &'static Platform {
+pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
     let blob = read_device_tree(dtb_hint);
     let features = cpu::features();
     let layout = image_layout();
@@ -318,6 +320,7 @@ pub fn bring_up(dtb_hint: u64) -> &'static Platform {
         psci,
         semihosting_exit,
         features,
+        entry_el,
         frames: Mutex::new(frames),
         heap,
         image,

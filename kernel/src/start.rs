@@ -6,10 +6,11 @@ use crate::machine::InterruptController;
 use alloc::string::String;
 use core::fmt::Write;
 
-/// Called by `arch_morello::boot` with the DTB address the loader passed (or 0).
+/// Called by `arch_morello::boot` with the DTB address the loader passed (or
+/// 0) and the exception level the loader started the kernel at.
 #[unsafe(no_mangle)]
-extern "C" fn morsel_start(dtb_hint: u64) -> ! {
-    let platform = platform::bring_up(dtb_hint);
+extern "C" fn morsel_start(dtb_hint: u64, entry_el: u64) -> ! {
+    let platform = platform::bring_up(dtb_hint, entry_el as u8);
     print_banner(platform);
     let status = match platform.machine.boot_arg("morsel.mode") {
         Some("test") => {
@@ -50,6 +51,7 @@ fn print_banner(p: &Platform) {
         m.cpus,
         p.features.physical_address_bits
     );
+    let _ = writeln!(out, "  started at EL{}, running at EL1", p.entry_el);
     let _ = writeln!(
         out,
         "  capabilities: {}",

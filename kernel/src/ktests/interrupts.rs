@@ -1,4 +1,5 @@
-//! Interrupts: the timer tick arrives through the GIC the xtask asked for.
+//! Bring-up: the kernel dropped from the exception level it was started at,
+//! and the timer tick arrives through the GIC the xtask asked for.
 
 use crate::platform::{platform, ticks};
 use crate::{check, check_eq, ktest};
@@ -20,5 +21,14 @@ ktest!(fn gic_is_the_requested_version() {
         return Err(crate::ktest::TestError::Skipped("no morsel.expect-gic given".into()));
     };
     check_eq!(alloc::format!("{}", platform().gic.version()), expected);
+    Ok(())
+});
+
+ktest!(fn started_at_the_requested_exception_level() {
+    let Some(expected) = platform().machine.boot_arg("morsel.expect-el") else {
+        return Err(crate::ktest::TestError::Skipped("no morsel.expect-el given".into()));
+    };
+    check_eq!(alloc::format!("{}", platform().entry_el), expected);
+    check_eq!(arch_morello::cpu::current_el(), 1);
     Ok(())
 });

@@ -91,8 +91,12 @@ fn build_kernel(release: bool, features: &[String]) -> Result<PathBuf, String> {
 
 fn machines(name: Option<&str>, gic: Option<u8>) -> Result<Vec<Machine>, String> {
     match (name.unwrap_or("virt"), gic) {
-        ("virt", Some(g @ (2 | 3))) => Ok(vec![Machine::Virt { gic: g }]),
-        ("virt", None) => Ok(vec![Machine::Virt { gic: 2 }, Machine::Virt { gic: 3 }]),
+        ("virt", Some(g @ (2 | 3))) => Ok(vec![Machine::Virt { gic: g, el2: false }]),
+        ("virt", None) => Ok(vec![
+            Machine::Virt { gic: 2, el2: false },
+            Machine::Virt { gic: 3, el2: false },
+            Machine::Virt { gic: 3, el2: true },
+        ]),
         ("virt", Some(g)) => Err(format!("GIC version {g}: virt has 2 or 3")),
         ("morello", _) => Ok(vec![Machine::Morello]),
         (other, _) => Err(format!("unknown machine {other}: virt or morello")),
@@ -205,7 +209,7 @@ fn host_tests() -> Result<Tally, String> {
 /// kernel fault reported within seconds.
 fn harness_self_tests() -> Result<Tally, String> {
     let mut tally = Tally::default();
-    let machine = [Machine::Virt { gic: 3 }];
+    let machine = [Machine::Virt { gic: 3, el2: false }];
 
     println!("xtask: harness self-test: a failing ktest must fail qemu-test");
     let kernel = build_kernel(false, &["ktest-fail".to_string()])?;

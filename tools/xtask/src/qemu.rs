@@ -18,6 +18,8 @@ pub enum Machine {
     Virt {
         /// 2 or 3.
         gic: u8,
+        /// Start the kernel at EL2 (`virtualization=on`) instead of EL1.
+        el2: bool,
     },
     /// CHERI QEMU, `-M virt,gic-version=3 -cpu morello`.
     Morello,
@@ -27,14 +29,15 @@ impl Machine {
     /// Its name in messages.
     pub fn name(&self) -> String {
         match self {
-            Machine::Virt { gic } => format!("virt (GICv{gic})"),
+            Machine::Virt { gic, el2: false } => format!("virt (GICv{gic})"),
+            Machine::Virt { gic, el2: true } => format!("virt (GICv{gic}, started at EL2)"),
             Machine::Morello => "morello".to_string(),
         }
     }
 
     fn gic(&self) -> u8 {
         match self {
-            Machine::Virt { gic } => *gic,
+            Machine::Virt { gic, .. } => *gic,
             Machine::Morello => 3,
         }
     }
@@ -97,10 +100,16 @@ impl Boot<'_> {
             Machine::Virt { .. } => "cortex-a72",
             Machine::Morello => "morello",
         };
-        let mut bootargs = vec!["morsel.exit=semihosting".to_string(), format!("morsel.expect-gic={}", self.machine.gic())];
+        let el2 = matches!(self.machine, Machine::Virt { el2: true, .. });
+        let mut bootargs = vec![
+            "morsel.exit=semihosting".to_string(),
+            format!("morsel.expect-gic={}", self.machine.gic()),
+            format!("morsel.expect-el={}", if el2 { 2 } else { 1 }),
+        ];
         bootargs.extend(self.bootargs.iter().cloned());
         let mut cmd = Command::new(qemu);
-        cmd.args(["-M", &format!("virt,gic-version={}", self.machine.gic())])
+        let virtualization = if el2 { ",virtualization=on" } else { "" };
+        cmd.args(["-M", &format!("virt,gic-version={}{virtualization}", self.machine.gic())])
             .args(["-cpu", cpu])
             .args(["-m", &self.memory_mib.to_string()])
             .args(["-smp", &self.smp.to_string()])
