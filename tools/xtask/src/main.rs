@@ -136,6 +136,7 @@ fn qemu_test(kernel: &Path, machines: &[Machine], filter: Option<&str>, timeout:
     for &machine in machines {
         println!("xtask: qemu-test on {}", machine.name());
         let mut bootargs = vec!["morsel.mode=test".to_string()];
+        bootargs.extend(machine.expectations());
         if let Some(f) = filter {
             bootargs.push(format!("morsel.test={f}"));
         }

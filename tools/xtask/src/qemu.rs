@@ -35,6 +35,18 @@ impl Machine {
         }
     }
 
+    fn starts_at_el2(&self) -> bool {
+        matches!(self, Machine::Virt { el2: true, .. })
+    }
+
+    /// Kernel arguments that tell the ktests what this machine must look like.
+    pub fn expectations(&self) -> [String; 2] {
+        [
+            format!("morsel.expect-gic={}", self.gic()),
+            format!("morsel.expect-el={}", if self.starts_at_el2() { 2 } else { 1 }),
+        ]
+    }
+
     fn gic(&self) -> u8 {
         match self {
             Machine::Virt { gic, .. } => *gic,
@@ -100,12 +112,8 @@ impl Boot<'_> {
             Machine::Virt { .. } => "cortex-a72",
             Machine::Morello => "morello",
         };
-        let el2 = matches!(self.machine, Machine::Virt { el2: true, .. });
-        let mut bootargs = vec![
-            "morsel.exit=semihosting".to_string(),
-            format!("morsel.expect-gic={}", self.machine.gic()),
-            format!("morsel.expect-el={}", if el2 { 2 } else { 1 }),
-        ];
+        let el2 = self.machine.starts_at_el2();
+        let mut bootargs = vec!["morsel.exit=semihosting".to_string()];
         bootargs.extend(self.bootargs.iter().cloned());
         let mut cmd = Command::new(qemu);
         let virtualization = if el2 { ",virtualization=on" } else { "" };
