@@ -1,8 +1,8 @@
 //! The first instructions: from the loader's hand-off to Rust with the MMU on.
 //!
-//! QEMU loads the ELF image at its physical load addresses and jumps to
-//! `_start` (the ELF entry is `_start`'s physical address) with the MMU off, at
-//! EL2 or EL1. This code drops to EL1, turns on FP/SIMD (and the capability
+//! The image starts with an arm64 Image header. QEMU loads the flat image
+//! (or the ELF at its physical load addresses) and jumps to `_start` with the
+//! MMU off, at EL2 or EL1, with the device tree's address in x0. This code drops to EL1, turns on FP/SIMD (and the capability
 //! instructions where the CPU has them), maps RAM twice with 1 GiB blocks (an
 //! identity map in TTBR0, the linear map in TTBR1, sharing one table because
 //! their low 48 bits agree), turns the MMU on, jumps to the image's upper-half
@@ -23,6 +23,18 @@ global_asm!(
     .section .text.boot, "ax"
     .global _start
 _start:
+    // The arm64 Image header, so that loaders boot the flat image as Linux
+    // (QEMU then passes the device tree in x0 and loads the initrd).
+    b       __boot_entry            // code0
+    .long   0                       // code1
+    .quad   {text_offset}           // text_offset from a 2 MiB-aligned RAM base
+    .quad   __kernel_image_size     // image_size, .bss included
+    .quad   2                       // flags: little-endian, 4 KiB pages, fixed placement
+    .quad   0, 0, 0                 // res2..res4
+    .ascii  "ARM\x64"               // magic
+    .long   0                       // res5: no PE header
+
+__boot_entry:
     mov     x19, x0                 // the DTB address, if the loader passed one
 
     mrs     x0, CurrentEL
@@ -123,11 +135,16 @@ __boot_l1:
 __boot_stack_top:
 "#,
     gib = const BOOT_MAP_GIB,
+    text_offset = const KERNEL_TEXT_OFFSET,
     mair = const crate::mmu::MAIR_VALUE,
     tcr = const crate::mmu::TCR_VALUE,
     sctlr = const crate::mmu::SCTLR_VALUE,
     stack = const BOOT_STACK_SIZE,
 );
+
+/// Where the image sits above the 2 MiB-aligned start of RAM (its physical
+/// load address is the RAM base plus this; kernel/link.ld agrees).
+pub const KERNEL_TEXT_OFFSET: u64 = 0x20_0000;
 
 /// Size of the boot CPU's stack, which is also its exception stack.
 pub const BOOT_STACK_SIZE: usize = 256 * 1024;

@@ -106,6 +106,15 @@ fn number(bytes: &[u8]) -> Option<u64> {
     }
 }
 
+/// The initrd range `/chosen` names, if any. Needs no heap, so bring-up can
+/// keep the heap clear of it.
+pub fn initrd_of(fdt: &Fdt<'_>) -> Option<PhysRange> {
+    let chosen = fdt.find_node("/chosen")?;
+    let start = number(chosen.property("linux,initrd-start")?.value)?;
+    let end = number(chosen.property("linux,initrd-end")?.value)?;
+    (end > start).then_some(PhysRange { start, end })
+}
+
 fn has_compatible(node: &FdtNode<'_, '_>, wanted: &str) -> bool {
     node.compatible().is_some_and(|c| c.all().any(|s| s == wanted))
 }
@@ -168,12 +177,7 @@ impl Machine {
             .filter_map(|n| Some(Device { regs: *regs(n).first()?, intid: gic_intids(n).first().copied() }))
             .collect();
         virtio_mmio.sort_by_key(|d| d.regs.start);
-        let chosen = fdt.find_node("/chosen");
-        let initrd = chosen.and_then(|c| {
-            let start = number(c.property("linux,initrd-start")?.value)?;
-            let end = number(c.property("linux,initrd-end")?.value)?;
-            (end > start).then_some(PhysRange { start, end })
-        });
+        let initrd = initrd_of(&fdt);
         Ok(Machine {
             model: fdt
                 .find_node("/")

@@ -101,6 +101,8 @@ pub struct Platform {
     pub heap: PhysRange,
     /// The kernel image's physical range.
     pub image: PhysRange,
+    /// Where the device tree blob lies.
+    pub device_tree: PhysRange,
 }
 
 static PLATFORM: Once<Platform> = Once::new();
@@ -144,14 +146,39 @@ fn image_layout() -> ImageLayout {
     }
 }
 
-/// A bump allocator over one physical range, for memory needed before the
-/// heap exists (the heap itself and the kernel's translation tables).
+/// A bump allocator over one window of free RAM, for memory needed before
+/// the heap exists (the heap itself and the kernel's translation tables).
 struct EarlyFrames {
+    start: u64,
     next: u64,
     end: u64,
 }
 
+/// Room the early allocator keeps beyond the heap, for translation tables.
+const EARLY_TABLE_ROOM: u64 = 16 * 1024 * 1024;
+
 impl EarlyFrames {
+    /// The first window of `bank` above `above` that holds `size` bytes
+    /// (2 MiB-aligned) and overlaps none of `reserved`.
+    fn window(bank: PhysRange, above: u64, size: u64, reserved: &[PhysRange]) -> Option<EarlyFrames> {
+        let mut start = above.max(bank.start).next_multiple_of(mmu::BLOCK_2M);
+        loop {
+            let end = start.checked_add(size)?;
+            if end > bank.end {
+                return None;
+            }
+            match reserved.iter().find(|r| r.start < end && start < r.end) {
+                Some(r) => start = r.end.next_multiple_of(mmu::BLOCK_2M),
+                None => return Some(EarlyFrames { start, next: start, end }),
+            }
+        }
+    }
+
+    /// What has been taken so far.
+    fn used(&self) -> PhysRange {
+        PhysRange { start: self.start, end: self.next }
+    }
+
     fn take(&mut self, size: u64, align: u64) -> Option<PhysRange> {
         let start = self.next.checked_add(align - 1)? & !(align - 1);
         let end = start.checked_add(size)?;
@@ -262,8 +289,12 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
     let layout = image_layout();
     let image = PhysRange { start: PhysAddr::from_virt(layout.start).0, end: PhysAddr::from_virt(layout.end).0 };
 
-    // Memory banks without the heap: read them straight from the blob.
+    // Memory banks, the initrd and the device tree, without the heap: read
+    // straight from the blob.
     let fdt = fdt::Fdt::new(blob).unwrap_or_else(|_| early_fail("bad device tree"));
+    let device_tree = PhysRange::new(PhysAddr::from_virt(blob.as_ptr().addr() as u64).0, blob.len() as u64);
+    let initrd = crate::machine::initrd_of(&fdt);
+    let reserved = [image, device_tree, initrd.unwrap_or(image)];
     let bank = fdt
         .memory()
         .regions()
@@ -271,7 +302,8 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
         .find(|r| r.start <= image.start && image.end <= r.end)
         .unwrap_or_else(|| early_fail("the kernel image is not in a RAM bank"));
     let heap_size = (bank.len() / 8).min(HEAP_MAX) & !(mmu::BLOCK_2M - 1);
-    let mut early = EarlyFrames { next: image.end, end: bank.end };
+    let mut early = EarlyFrames::window(bank, image.end, heap_size + EARLY_TABLE_ROOM, &reserved)
+        .unwrap_or_else(|| early_fail("no room for the heap"));
     let heap = early.take(heap_size, mmu::BLOCK_2M).unwrap_or_else(|| early_fail("no room for the heap"));
     let heap_start: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(heap.start).to_virt() as usize);
     // SAFETY: `heap` is RAM nothing else uses, mapped by the boot map (and by
@@ -285,19 +317,17 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
     let tables = map_kernel(&machine, &mut early);
     // SAFETY: the new tables map the image, RAM (stacks, heap) and devices at
     // the addresses the boot map gave them.
-    unsafe { tables.activate_kernel() };
+    unsafe { tables.activate_kernel(features.capabilities) };
 
     let mut frames = RangeAllocator::new();
     for bank in &machine.memory {
         // The banks are disjoint, so none can be a double free.
         let _ = frames.free(*bank);
     }
-    let dtb = PhysRange::new(PhysAddr::from_virt(blob.as_ptr().addr() as u64).0, blob.len() as u64);
-    frames.reserve(dtb);
-    frames.reserve(PhysRange { start: image.start, end: early.next });
-    if let Some(initrd) = machine.initrd {
-        frames.reserve(initrd);
+    for range in reserved {
+        frames.reserve(range);
     }
+    frames.reserve(early.used());
 
     let uart = Pl011::new(device_window(machine.uart.regs));
     uart.init();
@@ -324,6 +354,7 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
         frames: Mutex::new(frames),
         heap,
         image,
+        device_tree,
     });
     exception::install(ExceptionHooks { irq: handle_irq, fatal: kernel_fault });
     crate::logger::init(platform.machine.boot_arg("morsel.log"));

@@ -1,5 +1,6 @@
 //! The machine description read from device trees QEMU produced
-//! (`-M virt,...,dumpdtb=`, compacted with dtc): GICv2 with boot arguments,
+//! (`-M virt,...,dumpdtb=`, compacted with dtc): GICv2 with boot arguments
+//! and a 16-byte initrd,
 //! GICv3 started at EL2 (SMC conduit).
 
 use kernel::machine::{InterruptController, Machine};
@@ -25,6 +26,7 @@ fn reads_virt_with_gicv2() {
     assert_eq!(m.rtc.map(|d| d.regs.start), Some(0x0901_0000));
     assert_eq!(m.virtio_mmio.len(), 32);
     assert!(m.virtio_mmio.windows(2).all(|w| w[0].regs.start < w[1].regs.start));
+    assert_eq!(m.initrd, Some(PhysRange::new(0x4800_0000, 16)));
     assert_eq!(m.bootargs, "morsel.mode=test morsel.log=debug");
     assert_eq!(m.boot_arg("morsel.log"), Some("debug"));
     assert_eq!(m.boot_arg("morsel.exit"), None);

@@ -8,6 +8,7 @@
 //! cargo xtask build [--release] [--features F]
 //! ```
 
+mod flat;
 mod qemu;
 mod tally;
 mod toolchain;
@@ -69,7 +70,8 @@ fn default_smp() -> u32 {
     std::thread::available_parallelism().map_or(2, |n| n.get() as u32).max(2)
 }
 
-/// Builds the kernel image and returns its path.
+/// Builds the kernel and returns the path of its flat image (the ELF, for
+/// debuggers, is beside it without the `.bin`).
 fn build_kernel(release: bool, features: &[String]) -> Result<PathBuf, String> {
     let tc = toolchain::find()?;
     eprintln!("xtask: toolchain: {}", tc.description);
@@ -86,7 +88,7 @@ fn build_kernel(release: bool, features: &[String]) -> Result<PathBuf, String> {
         return Err("kernel build failed".to_string());
     }
     let profile = if release { "release" } else { "debug" };
-    Ok(repo_root().join("target").join(toolchain::TARGET).join(profile).join("kernel"))
+    flat::flat_image(&repo_root().join("target").join(toolchain::TARGET).join(profile).join("kernel"))
 }
 
 fn machines(name: Option<&str>, gic: Option<u8>) -> Result<Vec<Machine>, String> {

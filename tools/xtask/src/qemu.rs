@@ -66,7 +66,7 @@ pub fn morello_qemu() -> Option<PathBuf> {
 /// One boot of the kernel.
 #[derive(Debug, Clone)]
 pub struct Boot<'a> {
-    /// The kernel ELF.
+    /// The flat kernel image.
     pub kernel: &'a Path,
     /// The machine.
     pub machine: Machine,
@@ -139,7 +139,7 @@ impl Boot<'_> {
         if self.gdb {
             eprintln!(
                 "xtask: QEMU waits for gdb on localhost:1234; attach with:\n  gdb-multiarch {} -ex 'target remote localhost:1234'",
-                self.kernel.display()
+                self.kernel.with_extension("").display()
             );
         }
         let mut child = cmd
