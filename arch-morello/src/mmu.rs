@@ -9,7 +9,7 @@
 
 use crate::PhysAddr;
 use aarch64_cpu::asm::barrier;
-use aarch64_cpu::registers::{ReadWriteable, TCR_EL1, TTBR1_EL1};
+use aarch64_cpu::registers::{ReadWriteable, Readable, TCR_EL1, TTBR1_EL1, Writeable};
 
 /// MAIR_EL1: attribute 0 Device-nGnRE, 1 Normal write-back, 2 Normal non-cacheable.
 pub const MAIR_VALUE: u64 = 0x44_ff_04;
@@ -19,6 +19,13 @@ pub const TCR_VALUE: u64 = 16 | (1 << 8) | (1 << 10) | (3 << 12) // TTBR0 half
     | (16 << 16) | (1 << 24) | (1 << 26) | (3 << 28) | (2 << 30); // TTBR1 half
 /// SCTLR_EL1: MMU, data and instruction caches, stack alignment checks, RES1 bits.
 pub const SCTLR_VALUE: u64 = 0x30d0_0800 | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 12);
+
+/// TCR_EL1.HPD1: no hierarchical permissions in the upper half, which is
+/// what lets the hardware-use bits below be used.
+const TCR_HPD1: u64 = 1 << 42;
+/// TCR_EL1.HWU159..HWU162 (bits 50:47): descriptor bits 59..62 of the upper
+/// half are hardware-interpreted (on Morello: CDBM, SC, LC).
+const TCR_HWU1_ALL: u64 = 0xf << 47;
 
 /// Size of a translation granule (a page).
 pub const PAGE_SIZE: u64 = 4096;
@@ -32,6 +39,11 @@ const DESC_AP_RO: u64 = 1 << 7;
 const DESC_SH_INNER: u64 = 3 << 8;
 const DESC_AF: u64 = 1 << 10;
 const DESC_PXN: u64 = 1 << 53;
+/// Morello: tagged capability stores allowed (SC, descriptor bit 60; read
+/// only where TCR_EL1.HWU enables it, ignored elsewhere).
+const DESC_MORELLO_SC: u64 = 1 << 60;
+/// Morello: capability loads keep their tags (LC = 0b01, bits 62:61).
+const DESC_MORELLO_LC: u64 = 1 << 61;
 const DESC_UXN: u64 = 1 << 54;
 const DESC_ADDR_MASK: u64 = 0x0000_ffff_ffff_f000;
 
@@ -54,7 +66,7 @@ impl KernelMapping {
         match self {
             KernelMapping::Text => normal | DESC_AP_RO,
             KernelMapping::ReadOnly => normal | DESC_AP_RO | DESC_PXN,
-            KernelMapping::ReadWrite => normal | DESC_PXN,
+            KernelMapping::ReadWrite => normal | DESC_PXN | DESC_MORELLO_SC | DESC_MORELLO_LC,
             KernelMapping::Device => DESC_AF | DESC_PXN | DESC_UXN,
         }
     }
@@ -181,15 +193,20 @@ impl TranslationTables {
     }
 
     /// Makes these tables the kernel's upper-half map and turns off TTBR0
-    /// walks (no μprocess view is installed yet).
+    /// walks (no μprocess view is installed yet). With `capabilities`, the
+    /// Morello descriptor bits of the upper half take effect
+    /// (TCR_EL1.HPD1 and HWU159..HWU162), so kernel data pages hold tags.
     ///
     /// # Safety
     /// The tables must map the running kernel image, its stacks and every
     /// address the kernel uses afterwards, at the addresses it uses now.
-    pub unsafe fn activate_kernel(&self) {
+    pub unsafe fn activate_kernel(&self, capabilities: bool) {
         barrier::dsb(barrier::ISHST);
         TTBR1_EL1.set_baddr(self.root.0);
         TCR_EL1.modify(TCR_EL1::EPD0::DisableTTBR0Walks);
+        if capabilities {
+            TCR_EL1.set(TCR_EL1.get() | TCR_HPD1 | TCR_HWU1_ALL);
+        }
         barrier::isb(barrier::SY);
         // SAFETY: TLB maintenance has no memory-safety preconditions.
         unsafe { core::arch::asm!("tlbi vmalle1", "dsb ish", "isb", options(nostack)) };

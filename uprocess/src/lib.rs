@@ -6,6 +6,10 @@
 //!   bounds compression, CRRL/CRAM) and its monotonic operations.
 //! - [`vectors`]: the reference vector format and the engine trait that
 //!   checks the model, or hardware, against it.
+//! - [`tagged`]: memory with a tag per 16-byte granule ([`TaggedMemory`])
+//!   and its simulator.
+//! - [`relocate`]: the μFork re-derivation of a region's and a register
+//!   file's capabilities into a child region.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -14,6 +18,9 @@ extern crate alloc;
 extern crate std;
 
 pub mod capability;
+pub mod relocate;
+pub mod tagged;
 pub mod vectors;
 
 pub use capability::Capability;
+pub use tagged::TaggedMemory;

@@ -68,17 +68,152 @@ macro_rules! observe_c0 {
     }};
 }
 
+/// The granule at `address` loaded as a capability (LDR Cn) and read back.
+///
+/// # Safety
+/// `address` must be 16-byte aligned, mapped readable with capability loads
+/// allowed, and readable by the caller.
+pub unsafe fn load_capability(address: u64) -> Observed {
+    observe_c0!(
+        ".inst 0xc2400120", // ldr     c0, [x9]
+        ;
+        in("x9") address,
+    )
+}
+
 /// The 128 bits `pesbt:value` loaded as an (untagged) capability and read back.
 pub fn decode_bits(pesbt: u64, value: u64) -> Observed {
     #[repr(C, align(16))]
     struct Granule([u64; 2]);
     // Plain stores: the granule's tag is clear.
     let granule = Granule([value, pesbt]);
-    observe_c0!(
-        ".inst 0xc2400120", // ldr     c0, [x9]
-        ;
-        in("x9") &granule,
-    )
+    // SAFETY: the granule is a live, aligned local in the kernel's RW map.
+    unsafe { load_capability((&raw const granule).addr() as u64) }
+}
+
+/// Stores at `address` the capability with bits `pesbt:value`, rebuilt with
+/// its tag from DDC (BUILD, which yields it unsealed) and sealed again with
+/// `object_type` (sentry and load-(pair-)branch forms by SEAL's immediate
+/// form, ordinary types by SEAL under DDC moved to the type). Returns whether
+/// the stored granule is tagged (false when DDC cannot authorise the bits).
+///
+/// # Safety
+/// `address` must be 16-byte aligned, mapped writable with capability stores
+/// allowed, and owned by the caller.
+pub unsafe fn store_built_capability(address: u64, pesbt: u64, value: u64, object_type: u64) -> bool {
+    #[repr(C, align(16))]
+    struct Granule([u64; 2]);
+    let granule = Granule([value, pesbt]);
+    let tag: u64;
+    // SAFETY: as in `observe_c0!`; the block reads the local granule and
+    // writes the caller's granule, through registers it declares.
+    unsafe {
+        core::arch::asm!(
+            ".inst 0xc2400121", // ldr     c1, [x9]
+            ".inst 0xc29b4122", // mrs     c2, DDC
+            ".inst 0xc2c20421", // build   c1, c1, c2
+            "cbz    x4, 5f",
+            "cmp    x4, #1",
+            "b.ne   2f",
+            ".inst 0xc2c33021", // seal    c1, c1, rb
+            "b      5f",
+            "2:",
+            "cmp    x4, #2",
+            "b.ne   3f",
+            ".inst 0xc2c35021", // seal    c1, c1, lpb
+            "b      5f",
+            "3:",
+            "cmp    x4, #3",
+            "b.ne   4f",
+            ".inst 0xc2c37021", // seal    c1, c1, lb
+            "b      5f",
+            "4:",
+            ".inst 0xc2c44042", // scvalue c2, c2, x4
+            ".inst 0xc2c20821", // seal    c1, c1, c2
+            "5:",
+            ".inst 0xc2000141", // str     c1, [x10]
+            ".inst 0xc2c09023", // gctag   x3, c1
+            in("x9") (&raw const granule).addr() as u64,
+            in("x10") address,
+            in("x4") object_type,
+            out("x1") _,
+            out("x2") _,
+            out("x3") tag,
+            options(nostack),
+        );
+    }
+    tag & 1 != 0
+}
+
+/// Copies `granules` 16-byte granules with their tags (LDR/STR Cn), from the
+/// last one down when `backwards` (for overlapping ranges, destination above
+/// source).
+///
+/// # Safety
+/// Both ranges must be 16-byte aligned, mapped with capability loads and
+/// stores allowed, the source readable and the destination owned by the caller.
+pub unsafe fn copy_granules(source: u64, destination: u64, granules: u64, backwards: bool) {
+    if granules == 0 {
+        return;
+    }
+    let step: u64 = if backwards { 16u64.wrapping_neg() } else { 16 };
+    let (from, to) = if backwards {
+        (source + 16 * (granules - 1), destination + 16 * (granules - 1))
+    } else {
+        (source, destination)
+    };
+    // SAFETY: as in `observe_c0!`; the loop touches only the two ranges the
+    // caller vouches for, through registers it declares.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            ".inst 0xc2400120", // ldr     c0, [x9]
+            ".inst 0xc2000140", // str     c0, [x10]
+            "add    x9, x9, x12",
+            "add    x10, x10, x12",
+            "subs   x11, x11, #1",
+            "b.ne   2b",
+            inout("x9") from => _,
+            inout("x10") to => _,
+            inout("x11") granules => _,
+            in("x12") step,
+            out("x0") _,
+            options(nostack),
+        );
+    }
+}
+
+/// The index of the first tagged granule among `granules` granules from
+/// `start`, or `granules` when none is tagged (LDR Cn + GCTAG per granule).
+///
+/// # Safety
+/// The range must be 16-byte aligned, mapped readable with capability loads
+/// allowed, and readable by the caller.
+pub unsafe fn first_tagged_granule(start: u64, granules: u64) -> u64 {
+    let index: u64;
+    // SAFETY: as in `observe_c0!`; reads only the caller's range.
+    unsafe {
+        core::arch::asm!(
+            "mov    x12, #0",
+            "2:",
+            "cmp    x12, x11",
+            "b.hs   3f",
+            ".inst 0xc2400120", // ldr     c0, [x9]
+            ".inst 0xc2c09003", // gctag   x3, c0
+            "cbnz   x3, 3f",
+            "add    x9, x9, #16",
+            "add    x12, x12, #1",
+            "b      2b",
+            "3:",
+            inout("x9") start => _,
+            in("x11") granules,
+            out("x12") index,
+            out("x0") _,
+            out("x3") _,
+            options(nostack, readonly),
+        );
+    }
+    index
 }
 
 /// DDC, the almighty capability the CPU starts with.

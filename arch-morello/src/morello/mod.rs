@@ -7,6 +7,7 @@
 
 pub mod engine;
 pub mod insn;
+pub mod tagged;
 
 /// Points CVBAR_EL1 at `vectors`, as a capability derived from DDC (a plain
 /// `msr vbar_el1` would write an untagged capability and every exception
