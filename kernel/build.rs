@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-/// Every how many data lines of each vector file the sample takes one.
-const SAMPLE_STRIDE: usize = 16;
+/// About how many data lines of each vector file the sample takes, spread
+/// evenly over the file.
+const SAMPLE_LINES: usize = 600;
 const VECTOR_FILES: [&str; 4] = ["decode.txt", "setbounds.txt", "setaddr.txt", "align.txt"];
 
 fn main() {
@@ -18,8 +19,8 @@ fn main() {
     sample_vectors(manifest);
 }
 
-/// Writes `OUT_DIR/vectors/NAME` for each vector file: its header and every
-/// `SAMPLE_STRIDE`-th data line. Without the vectors the files are empty and
+/// Writes `OUT_DIR/vectors/NAME` for each vector file: its header and about
+/// `SAMPLE_LINES` data lines, evenly spaced. Without the vectors the files are empty and
 /// the ktest says so.
 fn sample_vectors(manifest: &Path) {
     println!("cargo:rerun-if-env-changed=MORELLO_CAP_VECTORS");
@@ -35,8 +36,9 @@ fn sample_vectors(manifest: &Path) {
             Ok(text) => {
                 let mut lines = text.lines();
                 let header = lines.next().unwrap_or("");
+                let stride = (text.lines().count().saturating_sub(1) / SAMPLE_LINES).max(1);
                 let mut sample = format!("{header}\n");
-                for line in lines.step_by(SAMPLE_STRIDE) {
+                for line in lines.step_by(stride) {
                     sample.push_str(line);
                     sample.push('\n');
                 }

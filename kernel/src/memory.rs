@@ -74,18 +74,14 @@ impl RangeAllocator {
             return Ok(());
         }
         let before = self.free.range(..range.end).next_back().map(|(&s, &e)| (s, e));
-        if let Some((_, e)) = before {
-            if e > range.start {
-                return Err(AllocError::DoubleFree);
-            }
+        if before.is_some_and(|(_, e)| e > range.start) {
+            return Err(AllocError::DoubleFree);
         }
         let mut start = range.start;
         let mut end = range.end;
-        if let Some((s, e)) = before {
-            if e == range.start {
-                self.free.remove(&s);
-                start = s;
-            }
+        if let Some((s, _)) = before.filter(|&(_, e)| e == range.start) {
+            self.free.remove(&s);
+            start = s;
         }
         if let Some(next_end) = self.free.remove(&range.end) {
             end = next_end;
