@@ -6,9 +6,12 @@
 //! cargo xtask qemu-test [--machine virt|morello] [--features F] [--filter TEXT] [--timeout SECS]
 //! cargo xtask vectors [DIR]
 //! cargo xtask build [--release] [--features F]
+//! cargo xtask image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...
 //! ```
 
+mod cpio;
 mod flat;
+mod image;
 mod qemu;
 mod tally;
 mod toolchain;
@@ -37,6 +40,8 @@ struct Options {
     features: Vec<String>,
     filter: Option<String>,
     timeout: Option<u64>,
+    packages: Vec<String>,
+    add: Vec<String>,
     positional: Vec<String>,
     trailing: Vec<String>,
 }
@@ -56,6 +61,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--features" => o.features.push(value("--features")?),
             "--filter" => o.filter = Some(value("--filter")?),
             "--timeout" => o.timeout = Some(value("--timeout")?.parse().map_err(|_| "--timeout takes seconds")?),
+            "--packages" => o.packages.push(value("--packages")?),
+            "--add" => o.add.push(value("--add")?),
             "--" => {
                 o.trailing = it.by_ref().cloned().collect();
             }
@@ -291,7 +298,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   vectors [DIR]  check the capability model against reference vectors (default ../shared/vectors/morello-cap,
                  or MORELLO_CAP_VECTORS)
   build [--release] [--features F]
-                 build the kernel image";
+                 build the kernel image
+  image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...
+                 build the initramfs target/images/NAME.cpio from tests/images/NAME.toml, with extra Debian
+                 arm64 packages (and their dependencies) and host files (GUEST defaults to /BASENAME)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -304,6 +314,7 @@ fn main() -> ExitCode {
         "test" => cmd_test(&o),
         "qemu-test" => cmd_qemu_test(&o),
         "vectors" => cmd_vectors(&o),
+        "image" => image::command(&o.positional, &o.packages, &o.add),
         "build" => build_kernel(o.release, &o.features).map(|p| {
             println!("{}", p.display());
             ExitCode::SUCCESS
