@@ -22,35 +22,43 @@ const DEFAULT_DTB: u64 = 0x4000_0000;
 /// Kernel heap size (a fixed share of RAM, capped).
 const HEAP_MAX: u64 = 256 * 1024 * 1024;
 
-/// Where the boot console writes.
+/// The one serial console, shared by the kernel and μprocesses.
+///
+/// μprocess output goes out as it is. Kernel output (banner, log, test
+/// lines, fault reports) is framed as an APC string, `ESC _ M` ... `ESC \`,
+/// which terminals ignore and the xtask routes to its stderr, so that a
+/// program's output can be captured byte for byte.
 #[derive(Debug)]
 pub struct Console {
     uart: Pl011,
     received: Mutex<VecDeque<u8>>,
 }
 
+/// Opens a frame of kernel output.
+pub const KERNEL_FRAME_START: &[u8] = b"\x1b_M";
+/// Closes a frame of kernel output.
+pub const KERNEL_FRAME_END: &[u8] = b"\x1b\\";
+
 impl Console {
-    /// Writes bytes to the UART.
-    pub fn write_bytes(&self, bytes: &[u8]) {
+    /// Writes a μprocess's bytes as they are.
+    pub fn write_user(&self, bytes: &[u8]) {
         cpu::with_irqs_masked(|| {
             let _guard = CONSOLE_WRITE.lock();
             self.uart.write_bytes(bytes);
         });
     }
 
-    /// Writes formatted text as one unit, without allocating (it may run in
-    /// an interrupt handler).
+    /// Writes kernel text as one frame.
+    pub fn write_kernel(&self, text: &str) {
+        self.write_fmt(format_args!("{text}"));
+    }
+
+    /// Writes formatted kernel text as one frame, without allocating (it may
+    /// run in an interrupt handler).
     pub fn write_fmt(&self, args: core::fmt::Arguments<'_>) {
-        struct Uart<'a>(&'a Pl011);
-        impl Write for Uart<'_> {
-            fn write_str(&mut self, s: &str) -> core::fmt::Result {
-                self.0.write_bytes(s.as_bytes());
-                Ok(())
-            }
-        }
         cpu::with_irqs_masked(|| {
             let _guard = CONSOLE_WRITE.lock();
-            let _ = Uart(&self.uart).write_fmt(args);
+            write_kernel_frame(&self.uart, args);
         });
     }
 
@@ -77,6 +85,20 @@ impl Console {
 }
 
 static CONSOLE_WRITE: Mutex<()> = Mutex::new(());
+
+/// Writes one frame of kernel text to `uart`.
+fn write_kernel_frame(uart: &Pl011, args: core::fmt::Arguments<'_>) {
+    struct Uart<'a>(&'a Pl011);
+    impl Write for Uart<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            self.0.write_bytes(s.as_bytes());
+            Ok(())
+        }
+    }
+    uart.write_bytes(KERNEL_FRAME_START);
+    let _ = Uart(uart).write_fmt(args);
+    uart.write_bytes(KERNEL_FRAME_END);
+}
 
 /// Everything brought up at boot.
 #[derive(Debug)]
@@ -231,9 +253,7 @@ fn read_device_tree(dtb_hint: u64) -> &'static [u8] {
 /// (HVC, the conduit of `virt` without EL2) or semihosting.
 fn early_fail(why: &str) -> ! {
     let uart = Pl011::new(device_window(PhysRange::new(0x0900_0000, 0x1000)));
-    uart.write_bytes(b"morsel: early boot failure: ");
-    uart.write_bytes(why.as_bytes());
-    uart.write_bytes(b"\n");
+    write_kernel_frame(&uart, format_args!("morsel: early boot failure: {why}\n"));
     semihosting::exit(3);
 }
 
@@ -397,8 +417,8 @@ pub struct EmergencyWriter;
 impl Write for EmergencyWriter {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         match PLATFORM.get() {
-            Some(p) => p.console.uart.write_bytes(s.as_bytes()),
-            None => Pl011::new(device_window(PhysRange::new(0x0900_0000, 0x1000))).write_bytes(s.as_bytes()),
+            Some(p) => write_kernel_frame(&p.console.uart, format_args!("{s}")),
+            None => write_kernel_frame(&Pl011::new(device_window(PhysRange::new(0x0900_0000, 0x1000))), format_args!("{s}")),
         }
         Ok(())
     }

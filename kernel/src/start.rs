@@ -30,7 +30,7 @@ pub struct ConsoleWriter;
 
 impl Write for ConsoleWriter {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        platform::platform().console.write_bytes(s.as_bytes());
+        platform::platform().console.write_kernel(s);
         Ok(())
     }
 }
@@ -88,7 +88,7 @@ fn print_banner(p: &Platform) {
         let _ = writeln!(out, "  initrd: {:#x}..{:#x}", initrd.start, initrd.end);
     }
     let _ = writeln!(out, "  boot arguments: {}", m.bootargs);
-    p.console.write_bytes(out.as_bytes());
+    p.console.write_kernel(&out);
 }
 
 #[panic_handler]

@@ -6,18 +6,21 @@
 //! cargo xtask qemu-test [--machine virt|morello] [--features F] [--filter TEXT] [--timeout SECS]
 //! cargo xtask vectors [DIR]
 //! cargo xtask build [--release] [--features F]
+//! cargo xtask guest-test [--reference]
 //! cargo xtask image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...
 //! ```
 
+mod console;
 mod cpio;
 mod flat;
+mod guest;
 mod image;
 mod qemu;
 mod tally;
 mod toolchain;
 mod vectors;
 
-use qemu::{Boot, Machine};
+use qemu::{Boot, KernelText, Machine};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -40,6 +43,8 @@ struct Options {
     features: Vec<String>,
     filter: Option<String>,
     timeout: Option<u64>,
+    quiet: bool,
+    reference: bool,
     packages: Vec<String>,
     add: Vec<String>,
     positional: Vec<String>,
@@ -55,12 +60,14 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--machine" => o.machine = Some(value("--machine")?),
             "--gic" => o.gic = Some(value("--gic")?.parse().map_err(|_| "--gic takes 2 or 3")?),
             "--gdb" => o.gdb = true,
+            "--quiet" => o.quiet = true,
             "--release" => o.release = true,
             "--smp" => o.smp = Some(value("--smp")?.parse().map_err(|_| "--smp takes a number")?),
             "--memory" => o.memory = Some(value("--memory")?.parse().map_err(|_| "--memory takes MiB")?),
             "--features" => o.features.push(value("--features")?),
             "--filter" => o.filter = Some(value("--filter")?),
             "--timeout" => o.timeout = Some(value("--timeout")?.parse().map_err(|_| "--timeout takes seconds")?),
+            "--reference" => o.reference = true,
             "--packages" => o.packages.push(value("--packages")?),
             "--add" => o.add.push(value("--add")?),
             "--" => {
@@ -129,6 +136,7 @@ fn cmd_run(o: &Options) -> Result<ExitCode, String> {
         gdb: o.gdb,
         timeout: Duration::from_secs(o.timeout.unwrap_or(24 * 3600)),
         answer_input_requests: false,
+        kernel_text: if o.quiet { KernelText::Hidden } else { KernelText::Stderr },
     }
     .run()?;
     Ok(exit_code(outcome.status))
@@ -158,6 +166,7 @@ fn qemu_test(kernel: &Path, machines: &[Machine], filter: Option<&str>, timeout:
             gdb: false,
             timeout: Duration::from_secs(timeout),
             answer_input_requests: true,
+            kernel_text: KernelText::Stdout,
         }
         .run()?;
         match (outcome.ktest_summary(), outcome.status, outcome.timed_out) {
@@ -240,10 +249,11 @@ fn harness_self_tests() -> Result<Tally, String> {
         gdb: false,
         timeout: Duration::from_secs(60),
         answer_input_requests: true,
+        kernel_text: KernelText::Stdout,
     }
     .run()?;
     let elapsed = started.elapsed();
-    let reported = outcome.console.contains("Unhandled exception") && outcome.console.contains("ESR");
+    let reported = outcome.kernel_output.contains("Unhandled exception") && outcome.kernel_output.contains("ESR");
     let ok = reported && outcome.status == Some(3) && !outcome.timed_out && elapsed < Duration::from_secs(30);
     println!(
         "xtask: harness self-test (kernel fault): {} (status {:?}, report {}, {:.1} s)",
@@ -299,6 +309,9 @@ const USAGE: &str = "usage: cargo xtask <command>
                  or MORELLO_CAP_VECTORS)
   build [--release] [--features F]
                  build the kernel image
+  guest-test [--reference]
+                 build the guest test programs (tests/guest) into tests/guest/build; with --reference, run
+                 them under qemu-aarch64 (Linux user-mode emulation)
   image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...
                  build the initramfs target/images/NAME.cpio from tests/images/NAME.toml, with extra Debian
                  arm64 packages (and their dependencies) and host files (GUEST defaults to /BASENAME)";
@@ -314,6 +327,7 @@ fn main() -> ExitCode {
         "test" => cmd_test(&o),
         "qemu-test" => cmd_qemu_test(&o),
         "vectors" => cmd_vectors(&o),
+        "guest-test" => guest::command(o.reference),
         "image" => image::command(&o.positional, &o.packages, &o.add),
         "build" => build_kernel(o.release, &o.features).map(|p| {
             println!("{}", p.display());

@@ -2,7 +2,8 @@
 //! relay (with answers to the kernel's console-input requests), the watchdog,
 //! and the run's outcome.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use crate::console::{Demux, Piece};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -82,7 +83,37 @@ pub struct Boot<'a> {
     pub timeout: Duration,
     /// Answer the kernel's console-input requests.
     pub answer_input_requests: bool,
+    /// Where the kernel's own console text goes.
+    pub kernel_text: KernelText,
 }
+
+/// Where the xtask shows the kernel's console text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelText {
+    /// On stdout, interleaved with μprocess output (test runs).
+    Stdout,
+    /// On stderr, so stdout carries exactly what μprocesses wrote.
+    Stderr,
+    /// Not shown (`--quiet`).
+    Hidden,
+}
+
+impl KernelText {
+    fn write(self, bytes: &[u8]) {
+        match self {
+            KernelText::Stdout => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(bytes);
+                let _ = out.flush();
+            }
+            KernelText::Stderr => {
+                let _ = std::io::stderr().lock().write_all(bytes);
+            }
+            KernelText::Hidden => {}
+        }
+    }
+}
+
 
 /// How a boot ended.
 #[derive(Debug, Clone)]
@@ -91,14 +122,16 @@ pub struct Outcome {
     pub status: Option<i32>,
     /// The watchdog fired.
     pub timed_out: bool,
-    /// Everything the console printed.
-    pub console: String,
+    /// What the kernel printed (its framed console output).
+    pub kernel_output: String,
+    /// What μprocesses wrote to the console.
+    pub user_output: Vec<u8>,
 }
 
 impl Outcome {
     /// The `N passed, N failed, N skipped` line the ktest runner printed.
     pub fn ktest_summary(&self) -> Option<(usize, usize, usize)> {
-        self.console.lines().rev().find_map(crate::tally::parse_summary_line)
+        self.kernel_output.lines().rev().find_map(crate::tally::parse_summary_line)
     }
 }
 
@@ -152,29 +185,47 @@ impl Boot<'_> {
         let stdout = child.stdout.take().ok_or("no stdout pipe")?;
         let (lines_tx, lines_rx) = mpsc::channel::<String>();
         let answer = self.answer_input_requests;
+        let kernel_text_to = self.kernel_text;
         let relay = std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut console = String::new();
-            let mut line = Vec::new();
+            let mut reader = stdout;
+            let mut demux = Demux::default();
+            let mut outcome = (String::new(), Vec::new());
+            let mut line = String::new();
+            let mut buffer = [0u8; 4096];
             loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+                let (pieces, ended) = match reader.read(&mut buffer) {
+                    Ok(0) | Err(_) => (demux.finish(), true),
+                    Ok(n) => (demux.feed(&buffer[..n]), false),
+                };
+                for piece in pieces {
+                    match piece {
+                        Piece::User(bytes) => {
+                            let mut out = std::io::stdout().lock();
+                            let _ = out.write_all(&bytes);
+                            let _ = out.flush();
+                            outcome.1.extend(bytes);
+                        }
+                        Piece::Kernel(bytes) => {
+                            kernel_text_to.write(&bytes);
+                            let text = String::from_utf8_lossy(&bytes);
+                            outcome.0.push_str(&text);
+                            for c in text.chars() {
+                                if c != '\n' {
+                                    line.push(c);
+                                    continue;
+                                }
+                                if answer && let Some(token) = line.strip_prefix(INPUT_REQUEST) {
+                                    let _ = lines_tx.send(token.trim_end().to_string());
+                                }
+                                line.clear();
+                            }
+                        }
+                    }
                 }
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(&line);
-                let _ = out.flush();
-                let text = String::from_utf8_lossy(&line).into_owned();
-                if answer && text.starts_with(INPUT_REQUEST) {
-                    let _ = lines_tx.send(text[INPUT_REQUEST.len()..].trim_end().to_string());
+                if ended {
+                    break outcome;
                 }
-                console.push_str(&text);
             }
-            let mut rest = Vec::new();
-            let _ = reader.read_to_end(&mut rest);
-            console.push_str(&String::from_utf8_lossy(&rest));
-            console
         });
         // `run`: our stdin is the machine's console input.
         let forward = match (self.answer_input_requests, stdin.take()) {
@@ -206,7 +257,7 @@ impl Boot<'_> {
             std::thread::sleep(Duration::from_millis(20));
         };
         drop(forward);
-        let console = relay.join().map_err(|_| "console relay panicked")?;
+        let (kernel_output, user_output) = relay.join().map_err(|_| "console relay panicked")?;
         if timed_out {
             eprintln!(
                 "xtask: watchdog: {} did not finish within {} s; QEMU killed",
@@ -214,6 +265,6 @@ impl Boot<'_> {
                 self.timeout.as_secs()
             );
         }
-        Ok(Outcome { status, timed_out, console })
+        Ok(Outcome { status, timed_out, kernel_output, user_output })
     }
 }
