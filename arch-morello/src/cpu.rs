@@ -89,3 +89,23 @@ pub fn current_el() -> u8 {
     use aarch64_cpu::registers::CurrentEL;
     CurrentEL.read(CurrentEL::EL) as u8
 }
+
+/// Four words from RNDR where the CPU implements it (ID_AA64ISAR0_EL1.RNDR),
+/// zeros elsewhere or when the hardware reports no entropy.
+pub fn hardware_random_words() -> [u64; 4] {
+    use aarch64_cpu::registers::ID_AA64ISAR0_EL1;
+    let mut words = [0u64; 4];
+    if (ID_AA64ISAR0_EL1.get() >> 60) & 0xf == 0 {
+        return words;
+    }
+    for word in &mut words {
+        let (value, ok): (u64, u64);
+        // SAFETY: RNDR (s3_3_c2_c4_0) exists per ID_AA64ISAR0_EL1; reading
+        // it has no side effects beyond NZCV.
+        unsafe {
+            core::arch::asm!("mrs {v}, s3_3_c2_c4_0", "cset {ok}, ne", v = out(reg) value, ok = out(reg) ok, options(nomem, nostack));
+        }
+        *word = if ok == 1 { value } else { 0 };
+    }
+    words
+}

@@ -1,8 +1,10 @@
 //! Exception vectors, the saved register frame, and dispatch to the kernel's
 //! handlers.
 //!
-//! Every vector saves the general registers into a [`TrapFrame`] on the
-//! current stack and calls [`morsel_exception`]. Interrupts go to the kernel's
+//! Every current-EL vector saves the general registers into a [`TrapFrame`]
+//! on the current stack and calls [`morsel_exception`]; lower-EL vectors go
+//! to [`crate::user`], which returns the trap to the kernel code that ran
+//! the μprocess. Interrupts go to the kernel's
 //! IRQ hook; every other exception taken from EL1 is a kernel fault and goes to
 //! the kernel's fatal hook with a [`FaultReport`], which never returns.
 
@@ -199,13 +201,23 @@ global_asm!(
     .balign 2048
     .global __exception_vectors
 __exception_vectors:
+    // Current EL (SP_EL0 and SP_ELx): the kernel's own exceptions.
     .set vector_index, 0
-    .rept 16
+    .rept 8
     .balign 128
     sub     sp, sp, #{frame}
     stp     x0, x1, [sp, #0]
     mov     x0, #vector_index
     b       __exception_common
+    .set vector_index, vector_index + 1
+    .endr
+    // Lower EL (AArch64 and AArch32): a μprocess trapped; see crate::user.
+    .rept 8
+    .balign 128
+    sub     sp, sp, #16
+    stp     x0, x1, [sp, #0]
+    mov     x0, #(vector_index % 4)
+    b       __user_trap
     .set vector_index, vector_index + 1
     .endr
 

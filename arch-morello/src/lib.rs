@@ -8,6 +8,8 @@
 #![no_std]
 #![cfg(target_arch = "aarch64")]
 
+extern crate alloc;
+
 pub mod boot;
 pub mod cpu;
 pub mod exception;
@@ -19,6 +21,7 @@ pub mod pl011;
 pub mod psci;
 pub mod semihosting;
 pub mod timer;
+pub mod user;
 
 /// Virtual address at which physical address 0 appears in the kernel's
 /// (TTBR1) linear map. The kernel image itself is linked inside this map.

@@ -9,7 +9,7 @@
 
 use crate::PhysAddr;
 use aarch64_cpu::asm::barrier;
-use aarch64_cpu::registers::{ReadWriteable, Readable, TCR_EL1, TTBR1_EL1, Writeable};
+use aarch64_cpu::registers::{ReadWriteable, Readable, TCR_EL1, TTBR0_EL1, TTBR1_EL1, Writeable};
 
 /// MAIR_EL1: attribute 0 Device-nGnRE, 1 Normal write-back, 2 Normal non-cacheable.
 pub const MAIR_VALUE: u64 = 0x44_ff_04;
@@ -69,6 +69,35 @@ impl KernelMapping {
             KernelMapping::ReadWrite => normal | DESC_PXN | DESC_MORELLO_SC | DESC_MORELLO_LC,
             KernelMapping::Device => DESC_AF | DESC_PXN | DESC_UXN,
         }
+    }
+}
+
+/// What EL0 may do with a user page (EL1 never executes user pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserAccess {
+    /// Readable (every mapped user page is; PROT_NONE pages are not mapped).
+    pub write: bool,
+    /// Executable at EL0.
+    pub execute: bool,
+}
+
+const DESC_AP_EL0: u64 = 1 << 6;
+const DESC_NOT_GLOBAL: u64 = 1 << 11;
+
+impl UserAccess {
+    fn descriptor_bits(self) -> u64 {
+        let mut bits = (1 << DESC_ATTR_SHIFT) | DESC_SH_INNER | DESC_AF | DESC_NOT_GLOBAL | DESC_AP_EL0 | DESC_PXN;
+        if !self.write {
+            bits |= DESC_AP_RO;
+        }
+        if !self.execute {
+            bits |= DESC_UXN;
+        }
+        bits
+    }
+
+    fn from_descriptor(desc: u64) -> UserAccess {
+        UserAccess { write: desc & DESC_AP_RO == 0, execute: desc & DESC_UXN == 0 }
     }
 }
 
@@ -192,6 +221,85 @@ impl TranslationTables {
         Ok(table)
     }
 
+    /// Maps one 4 KiB user page at `va` to `frame` (replacing any mapping).
+    pub fn map_user_page(
+        &mut self,
+        va: u64,
+        frame: PhysAddr,
+        access: UserAccess,
+        alloc_frame: &mut dyn FnMut() -> Option<PhysAddr>,
+    ) -> Result<(), MapError> {
+        if va % PAGE_SIZE != 0 || frame.0 % PAGE_SIZE != 0 {
+            return Err(MapError::Misaligned);
+        }
+        let table = self.walk_to(va, 3, alloc_frame)?;
+        table.write(Self::index(va, 3), (frame.0 & DESC_ADDR_MASK) | access.descriptor_bits() | DESC_VALID | DESC_TABLE_OR_PAGE);
+        Ok(())
+    }
+
+    /// The page table holding `va`'s last-level entry, if the walk exists.
+    fn existing_leaf_table(&self, va: u64) -> Option<Table> {
+        // SAFETY: the root is a frame these tables own.
+        let mut table = unsafe { Table::at(self.root) };
+        for level in 0..3 {
+            let entry = table.read(Self::index(va, level));
+            if entry & (DESC_VALID | DESC_TABLE_OR_PAGE) != (DESC_VALID | DESC_TABLE_OR_PAGE) {
+                return None;
+            }
+            // SAFETY: a table descriptor these tables wrote.
+            table = unsafe { Table::at(PhysAddr(entry & DESC_ADDR_MASK)) };
+        }
+        Some(table)
+    }
+
+    /// The frame and access of the user page at `va` (page-aligned), if mapped.
+    pub fn user_page(&self, va: u64) -> Option<(PhysAddr, UserAccess)> {
+        let entry = self.existing_leaf_table(va)?.read(Self::index(va, 3));
+        (entry & DESC_VALID != 0).then(|| (PhysAddr(entry & DESC_ADDR_MASK), UserAccess::from_descriptor(entry)))
+    }
+
+    /// Removes the user page at `va`, returning its frame. The caller
+    /// invalidates the TLB ([`invalidate_user_page`]).
+    pub fn unmap_user_page(&mut self, va: u64) -> Option<PhysAddr> {
+        let table = self.existing_leaf_table(va)?;
+        let index = Self::index(va, 3);
+        let entry = table.read(index);
+        table.write(index, 0);
+        (entry & DESC_VALID != 0).then_some(PhysAddr(entry & DESC_ADDR_MASK))
+    }
+
+    /// Every intermediate table frame below the root, and the root, for
+    /// freeing once no μprocess uses these tables (user pages are the
+    /// caller's to free).
+    pub fn table_frames(&self) -> alloc::vec::Vec<PhysAddr> {
+        let mut frames = alloc::vec![self.root];
+        let mut level_tables = alloc::vec![self.root];
+        for _ in 0..3 {
+            let mut next = alloc::vec::Vec::new();
+            for &frame in &level_tables {
+                // SAFETY: a table frame these tables own.
+                let table = unsafe { Table::at(frame) };
+                for index in 0..512 {
+                    let entry = table.read(index);
+                    if entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE) {
+                        next.push(PhysAddr(entry & DESC_ADDR_MASK));
+                    }
+                }
+            }
+            frames.extend(&next);
+            level_tables = next;
+        }
+        frames
+    }
+
+    /// Makes these tables the user (TTBR0) view, tagged with `asid`.
+    pub fn activate_user(&self, asid: u16) {
+        barrier::dsb(barrier::ISHST);
+        TTBR0_EL1.set(self.root.0 | (u64::from(asid) << 48));
+        TCR_EL1.modify(TCR_EL1::EPD0::EnableTTBR0Walks);
+        barrier::isb(barrier::SY);
+    }
+
     /// Makes these tables the kernel's upper-half map and turns off TTBR0
     /// walks (no μprocess view is installed yet). With `capabilities`, the
     /// Morello descriptor bits of the upper half take effect
@@ -211,4 +319,28 @@ impl TranslationTables {
         // SAFETY: TLB maintenance has no memory-safety preconditions.
         unsafe { core::arch::asm!("tlbi vmalle1", "dsb ish", "isb", options(nostack)) };
     }
+}
+
+/// Removes any μprocess view: TTBR0 walks off, so EL0 addresses fault.
+/// Call before freeing the tables of the view that was installed.
+pub fn deactivate_user() {
+    TCR_EL1.modify(TCR_EL1::EPD0::DisableTTBR0Walks);
+    TTBR0_EL1.set(0);
+    barrier::isb(barrier::SY);
+}
+
+/// Drops any cached translation of the user page `va` under `asid`, on
+/// every core.
+pub fn invalidate_user_page(va: u64, asid: u16) {
+    let operand = (va >> 12) & ((1 << 44) - 1) | (u64::from(asid) << 48);
+    barrier::dsb(barrier::ISHST);
+    // SAFETY: TLB maintenance has no memory-safety preconditions.
+    unsafe { core::arch::asm!("tlbi vae1is, {}", "dsb ish", "isb", in(reg) operand, options(nostack)) };
+}
+
+/// Drops every cached translation tagged with `asid`, on every core.
+pub fn invalidate_user_asid(asid: u16) {
+    barrier::dsb(barrier::ISHST);
+    // SAFETY: TLB maintenance has no memory-safety preconditions.
+    unsafe { core::arch::asm!("tlbi aside1is, {}", "dsb ish", "isb", in(reg) u64::from(asid) << 48, options(nostack)) };
 }

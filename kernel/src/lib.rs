@@ -11,7 +11,10 @@ extern crate std;
 pub mod ktest;
 pub mod machine;
 pub mod memory;
+pub mod vm;
 
+#[cfg(target_os = "none")]
+mod files;
 #[cfg(target_os = "none")]
 mod ktests;
 #[cfg(target_os = "none")]
@@ -19,4 +22,10 @@ mod logger;
 #[cfg(target_os = "none")]
 pub mod platform;
 #[cfg(target_os = "none")]
+pub mod process;
+#[cfg(target_os = "none")]
+mod random;
+#[cfg(target_os = "none")]
 mod start;
+#[cfg(target_os = "none")]
+mod syscall;

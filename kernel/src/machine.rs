@@ -70,6 +70,8 @@ pub struct Machine {
     pub initrd: Option<PhysRange>,
     /// `/chosen/bootargs`.
     pub bootargs: String,
+    /// Entropy the firmware passed (`/chosen/rng-seed`, `kaslr-seed`).
+    pub rng_seed: Vec<u8>,
 }
 
 fn regs(node: FdtNode<'_, '_>) -> Vec<PhysRange> {
@@ -195,6 +197,11 @@ impl Machine {
             virtio_mmio,
             initrd,
             bootargs: fdt.chosen().bootargs().unwrap_or("").to_string(),
+            rng_seed: ["rng-seed", "kaslr-seed"]
+                .iter()
+                .filter_map(|name| fdt.find_node("/chosen")?.property(name))
+                .flat_map(|p| p.value.iter().copied())
+                .collect(),
         })
     }
 

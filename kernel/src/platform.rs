@@ -125,6 +125,8 @@ pub struct Platform {
     pub image: PhysRange,
     /// Where the device tree blob lies.
     pub device_tree: PhysRange,
+    /// Real time (ns since the epoch) when the counter read zero, from the RTC.
+    pub realtime_at_boot_ns: u64,
 }
 
 static PLATFORM: Once<Platform> = Once::new();
@@ -362,6 +364,12 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
         )),
     };
     let psci = machine.psci_method.as_deref().and_then(psci::Conduit::from_method);
+    crate::random::seed(&machine.rng_seed);
+    let realtime_at_boot_ns = machine
+        .rtc
+        .map(|rtc| u64::from(device_window(rtc.regs).read(0)) * 1_000_000_000)
+        .unwrap_or(0)
+        .saturating_sub(timer::uptime_ns());
     let semihosting_exit = machine.boot_arg("morsel.exit") == Some("semihosting");
     let platform = PLATFORM.call_once(|| Platform {
         machine,
@@ -375,6 +383,7 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
         heap,
         image,
         device_tree,
+        realtime_at_boot_ns,
     });
     exception::install(ExceptionHooks { irq: handle_irq, fatal: kernel_fault });
     crate::logger::init(platform.machine.boot_arg("morsel.log"));
@@ -389,7 +398,9 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
     platform
 }
 
-fn handle_irq() {
+/// Handles every pending interrupt (from the IRQ vector, or from the
+/// process loop when a μprocess was interrupted).
+pub fn handle_irq() {
     let platform = platform();
     while let Some(intid) = platform.gic.acknowledge() {
         if intid == platform.machine.virtual_timer_intid {

@@ -6,3 +6,4 @@ mod harness;
 mod interrupts;
 mod memory;
 mod morello;
+mod process;

@@ -1,0 +1,298 @@
+//! μprocesses: creation from an ELF file, the loop that runs one at EL0 and
+//! handles its traps (system calls, faults, interrupts), and how it ends.
+
+pub mod space;
+
+use crate::platform::{self, platform};
+use crate::vm::AreaKind;
+use alloc::string::String;
+use alloc::vec::Vec;
+use arch_morello::cpu;
+use arch_morello::user::{Trap, UserContext, exception_class, run_user};
+use loader::{AddressSpace, Protection};
+use posix_shim::Errno;
+use posix_shim::user::{UserAddr, UserMemory};
+use space::{Access, Fault, STACK_RESERVE, STACK_TOP, UserSpace};
+
+/// Linux signal numbers the kernel raises itself.
+pub mod signal {
+    /// Illegal instruction.
+    pub const SIGILL: u8 = 4;
+    /// Breakpoint.
+    pub const SIGTRAP: u8 = 5;
+    /// Bus error (alignment).
+    pub const SIGBUS: u8 = 7;
+    /// Arithmetic exception.
+    pub const SIGFPE: u8 = 8;
+    /// Kill.
+    pub const SIGKILL: u8 = 9;
+    /// Invalid memory access.
+    pub const SIGSEGV: u8 = 11;
+}
+
+/// How a μprocess ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// exit/exit_group with this status (the low 8 bits).
+    Status(u8),
+    /// Killed by this signal.
+    Signal(u8),
+}
+
+impl Exit {
+    /// The status a shell reports: the exit status, or 128 + the signal.
+    pub fn shell_status(self) -> u32 {
+        match self {
+            Exit::Status(code) => u32::from(code),
+            Exit::Signal(signal) => 128 + u32::from(signal),
+        }
+    }
+}
+
+/// The program break: the heap area that brk grows and shrinks.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgramBreak {
+    /// Where the heap starts (the page after the program's last segment).
+    pub start: u64,
+    /// The current break.
+    pub current: u64,
+}
+
+/// One μprocess.
+#[derive(Debug)]
+pub struct Process {
+    /// Process id.
+    pub pid: u32,
+    /// Its view of memory.
+    pub space: UserSpace,
+    /// Its saved registers.
+    pub context: UserContext,
+    /// The program break.
+    pub brk: ProgramBreak,
+    /// The command name (prctl PR_SET_NAME, /proc/PID/comm).
+    pub name: Vec<u8>,
+    /// set_tid_address's pointer, cleared at exit.
+    pub clear_child_tid: u64,
+    /// Blocked signals (rt_sigprocmask).
+    pub signal_mask: u64,
+    /// Signal dispositions as rt_sigaction set them: (handler, flags,
+    /// restorer, mask) per signal 1..=64.
+    pub signal_actions: [[u64; 4]; 64],
+    /// The files it has open, its cwd and umask.
+    pub files: crate::files::FileState,
+    /// Real, effective and saved user and group ids, and the groups.
+    pub credentials: Credentials,
+    /// PR_SET_DUMPABLE.
+    pub dumpable: bool,
+    /// Resource limits (soft, hard) by RLIMIT_* number.
+    pub limits: [[u64; 2]; 16],
+    /// When it started (monotonic ns), for its CPU-time clocks.
+    pub started_ns: u64,
+}
+
+/// Who a μprocess acts as.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// Real, effective, saved user id.
+    pub uid: [u32; 3],
+    /// Real, effective, saved group id.
+    pub gid: [u32; 3],
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// Linux's default limits for init (RLIM_INFINITY is all ones).
+const DEFAULT_LIMITS: [[u64; 2]; 16] = {
+    const INF: u64 = u64::MAX;
+    let mut limits = [[INF, INF]; 16];
+    limits[3] = [8 * 1024 * 1024, INF]; // RLIMIT_STACK
+    limits[4] = [0, INF]; // RLIMIT_CORE
+    limits[6] = [4096, 4096]; // RLIMIT_NPROC
+    limits[7] = [1024, 1024 * 1024]; // RLIMIT_NOFILE
+    limits[8] = [8 * 1024 * 1024, 8 * 1024 * 1024]; // RLIMIT_MEMLOCK
+    limits[11] = [4096, 4096]; // RLIMIT_SIGPENDING
+    limits[12] = [819_200, 819_200]; // RLIMIT_MSGQUEUE
+    limits[14] = [0, 0]; // RLIMIT_RTPRIO
+    limits
+};
+
+/// The μprocess's memory as the syscall layer sees it.
+impl UserMemory for UserSpace {
+    fn read_bytes(&self, addr: UserAddr, buf: &mut [u8]) -> Result<(), Errno> {
+        self.read(addr.value(), buf)
+    }
+
+    fn write_bytes(&mut self, addr: UserAddr, data: &[u8]) -> Result<(), Errno> {
+        self.write(addr.value(), data, Access::Write)
+    }
+}
+
+/// The loader's view of a fresh μprocess.
+impl AddressSpace for UserSpace {
+    fn map_zeroed(&mut self, start: u64, len: u64, prot: Protection) -> Result<(), Errno> {
+        self.map(start, len, prot, AreaKind::Private)
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        UserSpace::write(self, addr, data, Access::Load)
+    }
+
+    fn find_free(&self, hint: u64, len: u64) -> Result<u64, Errno> {
+        let len = len.next_multiple_of(crate::vm::PAGE);
+        let free_at_hint = (hint..hint.saturating_add(len))
+            .step_by(crate::vm::PAGE as usize)
+            .all(|page| self.areas().find(page).is_none());
+        if hint >= space::MMAP_MIN && free_at_hint && hint.saturating_add(len) <= space::MMAP_TOP {
+            return Ok(hint);
+        }
+        self.find_free(len, space::MMAP_TOP).ok_or(Errno::ENOMEM)
+    }
+}
+
+/// Hardware capabilities reported in AT_HWCAP: FP, ASIMD, EVTSTRM, CPUID
+/// (what Linux reports for a Cortex-A72 without crypto; the census lists
+/// glibc's use of HWCAP_CPUID).
+const HWCAP: u64 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 11);
+
+impl Process {
+    /// Loads `exe` (the bytes of the file at `path`) with `argv` and `envp`
+    /// into a fresh view; the interpreter, if the program names one, is read
+    /// with `read_file`.
+    pub fn spawn(
+        pid: u32,
+        path: &[u8],
+        exe: &[u8],
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+        files: crate::files::FileState,
+        read_file: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, Errno>,
+    ) -> Result<Process, Errno> {
+        let mut space = UserSpace::new()?;
+        let program = loader::load_program(exe, &mut space, read_file)?;
+        let mut random = [0u8; 16];
+        crate::random::fill(&mut random);
+        let info = loader::StartInfo {
+            argv,
+            envp,
+            execfn: path.to_vec(),
+            random,
+            hwcap: HWCAP,
+            hwcap2: 0,
+            uid: 0,
+            euid: 0,
+            gid: 0,
+            egid: 0,
+            secure: false,
+            clock_ticks: 100,
+            minsigstksz: 5120,
+            sysinfo_ehdr: None,
+        };
+        let sp = loader::build_initial_stack(
+            &mut space,
+            loader::StackPlacement { top: STACK_TOP, size: STACK_RESERVE },
+            &program,
+            &info,
+        )?;
+        let brk_start = program.exe.brk_start;
+        space.map(brk_start, crate::vm::PAGE, Protection::READ | Protection::WRITE, AreaKind::Heap)?;
+        let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path).iter().copied().take(15).collect();
+        Ok(Process {
+            pid,
+            space,
+            context: UserContext::new(program.entry, sp),
+            brk: ProgramBreak { start: brk_start, current: brk_start },
+            name,
+            clear_child_tid: 0,
+            signal_mask: 0,
+            signal_actions: [[0; 4]; 64],
+            files,
+            credentials: Credentials::default(),
+            dumpable: true,
+            limits: DEFAULT_LIMITS,
+            started_ns: arch_morello::timer::uptime_ns(),
+        })
+    }
+
+    /// Runs the μprocess until it ends.
+    pub fn run(&mut self) -> Exit {
+        loop {
+            cpu::disable_irqs();
+            self.space.activate();
+            // SAFETY: TTBR0 holds this μprocess's view, which maps only its
+            // own pages for EL0; IRQs are masked until the eret.
+            let trap = unsafe { run_user(&mut self.context) };
+            match trap {
+                Trap::Irq => platform::handle_irq(),
+                Trap::Other => return self.kill(signal::SIGBUS, "SError or FIQ"),
+                Trap::Synchronous => {
+                    cpu::enable_irqs();
+                    if let Some(exit) = self.synchronous_trap() {
+                        return exit;
+                    }
+                }
+            }
+        }
+    }
+
+    fn synchronous_trap(&mut self) -> Option<Exit> {
+        let esr = self.context.esr;
+        let class = ((esr >> 26) & 0x3f) as u8;
+        match class {
+            exception_class::SVC64 => crate::syscall::handle(self),
+            exception_class::DATA_ABORT_LOWER | exception_class::INSTRUCTION_ABORT_LOWER => {
+                let access = if class == exception_class::INSTRUCTION_ABORT_LOWER {
+                    Access::Execute
+                } else if esr & (1 << 6) != 0 {
+                    Access::Write
+                } else {
+                    Access::Read
+                };
+                let address = self.context.far;
+                match self.space.fault_in(address, access) {
+                    Ok(_) => None,
+                    Err(fault) => {
+                        let reason = match fault {
+                            Fault::Unmapped => "no mapping",
+                            Fault::Forbidden => "access not permitted",
+                            Fault::OutOfMemory => "out of memory",
+                        };
+                        let what = alloc::format!("{reason} for {access:?} at {address:#x}");
+                        Some(self.kill(if fault == Fault::OutOfMemory { signal::SIGBUS } else { signal::SIGSEGV }, &what))
+                    }
+                }
+            }
+            exception_class::PC_ALIGNMENT | exception_class::SP_ALIGNMENT => {
+                Some(self.kill(signal::SIGBUS, "misaligned PC or SP"))
+            }
+            exception_class::BRK => Some(self.kill(signal::SIGTRAP, "breakpoint")),
+            exception_class::FP => Some(self.kill(signal::SIGFPE, "floating-point exception")),
+            _ => Some(self.kill(signal::SIGILL, "undefined instruction")),
+        }
+    }
+
+    /// Ends the μprocess with `signal`, reporting why on the kernel console.
+    pub fn kill(&mut self, signal: u8, why: &str) -> Exit {
+        log::warn!(
+            "pid {} ({}) killed by signal {signal}: {why}; pc {:#x}, sp {:#x}, ESR {:#x}",
+            self.pid,
+            String::from_utf8_lossy(&self.name),
+            self.context.pc,
+            self.context.sp,
+            self.context.esr
+        );
+        Exit::Signal(signal)
+    }
+}
+
+/// The μprocess ids handed out so far.
+static NEXT_PID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(1);
+
+/// A fresh process id.
+pub fn next_pid() -> u32 {
+    NEXT_PID.fetch_add(1, core::sync::atomic::Ordering::Relaxed)
+}
+
+/// The platform's physical memory left, for diagnostics.
+pub fn free_memory() -> u64 {
+    platform().frames.lock().free_bytes()
+}

@@ -1,0 +1,292 @@
+//! The paged isolation context: a μprocess's view of its memory through its
+//! own translation table (TTBR0), with demand-zero pages backed by frames of
+//! the kernel's physical memory, reached by the kernel through its linear
+//! map. Every copy between the kernel and the μprocess goes through
+//! [`UserSpace::read`] and [`UserSpace::write`], which check the areas and
+//! fault pages in: a bad address gives EFAULT, never a kernel fault.
+
+use crate::memory::PhysRange;
+use crate::platform::platform;
+use crate::vm::{AreaKind, AreaMap, PAGE};
+use alloc::vec::Vec;
+use arch_morello::PhysAddr;
+use arch_morello::mmu::{self, TranslationTables, UserAccess};
+use core::ops::Range;
+use core::sync::atomic::{AtomicU16, Ordering};
+use loader::Protection;
+use posix_shim::Errno;
+
+/// The user half of the address space: TTBR0 covers [0, 2^48).
+pub const USER_TOP: u64 = 1 << 48;
+/// Where top-down placement (mmap without a hint, the interpreter) starts.
+pub const MMAP_TOP: u64 = 0x0000_ffff_f000_0000 - STACK_RESERVE;
+/// The main stack's top.
+pub const STACK_TOP: u64 = 0x0000_ffff_f000_0000;
+/// Room kept below the stack top for the stack to grow (RLIMIT_STACK).
+pub const STACK_RESERVE: u64 = 8 * 1024 * 1024;
+/// The lowest address a mapping may use (mmap_min_addr).
+pub const MMAP_MIN: u64 = 0x1_0000;
+
+static NEXT_ASID: AtomicU16 = AtomicU16::new(1);
+
+/// Why an access did not work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// No area covers the address (SIGSEGV, SEGV_MAPERR).
+    Unmapped,
+    /// The area forbids the access (SIGSEGV, SEGV_ACCERR).
+    Forbidden,
+    /// No frame was left for a page (SIGBUS or ENOMEM).
+    OutOfMemory,
+}
+
+impl From<Fault> for Errno {
+    fn from(fault: Fault) -> Errno {
+        match fault {
+            Fault::OutOfMemory => Errno::ENOMEM,
+            Fault::Unmapped | Fault::Forbidden => Errno::EFAULT,
+        }
+    }
+}
+
+/// How an access uses memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A load.
+    Read,
+    /// A store.
+    Write,
+    /// An instruction fetch.
+    Execute,
+    /// A kernel write that ignores the protection (ELF loading).
+    Load,
+}
+
+/// One μprocess's view.
+#[derive(Debug)]
+pub struct UserSpace {
+    tables: TranslationTables,
+    areas: AreaMap,
+    asid: u16,
+    /// Frames holding this view's pages.
+    pages: usize,
+}
+
+fn allocate_zeroed_frame() -> Option<PhysAddr> {
+    let frame = platform().frames.lock().allocate(PAGE, PAGE).ok()?;
+    let va: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(frame.start).to_virt() as usize);
+    // SAFETY: a frame just taken from the allocator, mapped by the linear map.
+    unsafe { core::ptr::write_bytes(va, 0, PAGE as usize) };
+    Some(PhysAddr(frame.start))
+}
+
+fn free_frame(frame: PhysAddr) {
+    // Frames come from the allocator page by page, so returning one cannot
+    // overlap free memory.
+    let _ = platform().frames.lock().free(PhysRange::new(frame.0, PAGE));
+}
+
+fn access_for(protection: Protection) -> UserAccess {
+    UserAccess { write: protection.contains(Protection::WRITE), execute: protection.contains(Protection::EXEC) }
+}
+
+impl UserSpace {
+    /// An empty view.
+    pub fn new() -> Result<UserSpace, Errno> {
+        let tables = TranslationTables::new(&mut allocate_zeroed_frame).map_err(|_| Errno::ENOMEM)?;
+        let asid = NEXT_ASID.fetch_add(1, Ordering::Relaxed).max(1);
+        Ok(UserSpace { tables, areas: AreaMap::new(), asid, pages: 0 })
+    }
+
+    /// The areas.
+    pub fn areas(&self) -> &AreaMap {
+        &self.areas
+    }
+
+    /// Pages currently backed by frames.
+    pub fn resident_pages(&self) -> usize {
+        self.pages
+    }
+
+    /// Installs this view in TTBR0.
+    pub fn activate(&self) {
+        self.tables.activate_user(self.asid);
+    }
+
+    /// Adds an area of demand-zero memory.
+    pub fn map(&mut self, start: u64, len: u64, protection: Protection, kind: AreaKind) -> Result<(), Errno> {
+        if start < MMAP_MIN || start.checked_add(len).is_none_or(|end| end > USER_TOP) {
+            return Err(Errno::ENOMEM);
+        }
+        self.areas.insert(start, len, protection, kind)
+    }
+
+    /// Removes `[start, start + len)` and frees its pages.
+    pub fn unmap(&mut self, start: u64, len: u64) -> Result<(), Errno> {
+        for range in self.areas.remove(start, len)? {
+            self.drop_pages(range);
+        }
+        Ok(())
+    }
+
+    fn drop_pages(&mut self, range: Range<u64>) {
+        for va in (range.start..range.end).step_by(PAGE as usize) {
+            if let Some(frame) = self.tables.unmap_user_page(va) {
+                mmu::invalidate_user_page(va, self.asid);
+                free_frame(frame);
+                self.pages -= 1;
+            }
+        }
+    }
+
+    /// Zero-fills `[start, start + len)` on next touch (MADV_DONTNEED).
+    pub fn discard(&mut self, start: u64, len: u64) -> Result<(), Errno> {
+        let end = start.checked_add(len).ok_or(Errno::EINVAL)?.next_multiple_of(PAGE);
+        self.drop_pages(start..end);
+        Ok(())
+    }
+
+    /// Changes the protection of `[start, start + len)`.
+    pub fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), Errno> {
+        self.areas.protect(start, len, protection)?;
+        let end = start + len.next_multiple_of(PAGE);
+        for va in (start..end).step_by(PAGE as usize) {
+            if let Some((frame, _)) = self.tables.user_page(va) {
+                if protection.is_empty() {
+                    self.tables.unmap_user_page(va);
+                    free_frame(frame);
+                    self.pages -= 1;
+                } else {
+                    self.tables
+                        .map_user_page(va, frame, access_for(protection), &mut allocate_zeroed_frame)
+                        .map_err(|_| Errno::ENOMEM)?;
+                }
+                mmu::invalidate_user_page(va, self.asid);
+            }
+        }
+        Ok(())
+    }
+
+    /// Grows or shrinks the area starting at `start` to end at `new_end`,
+    /// freeing the pages it loses.
+    pub fn resize(&mut self, start: u64, old_end: u64, new_end: u64) -> Result<(), Errno> {
+        self.areas.resize(start, new_end)?;
+        if new_end < old_end {
+            self.drop_pages(new_end.next_multiple_of(PAGE)..old_end);
+        }
+        Ok(())
+    }
+
+    /// A free range of `len` bytes, top-down below `below`.
+    pub fn find_free(&self, len: u64, below: u64) -> Option<u64> {
+        self.areas.find_free_top_down(len, MMAP_MIN..below.min(MMAP_TOP))
+    }
+
+    /// Makes the page holding `va` present for `access`, as a page fault
+    /// from EL0 would.
+    pub fn fault_in(&mut self, va: u64, access: Access) -> Result<PhysAddr, Fault> {
+        let page = va & !(PAGE - 1);
+        let area = self.areas.find(va).copied().ok_or(Fault::Unmapped)?;
+        let allowed = match access {
+            Access::Read => area.protection.contains(Protection::READ),
+            Access::Write => area.protection.contains(Protection::WRITE),
+            Access::Execute => area.protection.contains(Protection::EXEC),
+            Access::Load => true,
+        };
+        if !allowed {
+            return Err(Fault::Forbidden);
+        }
+        if let Some((frame, _)) = self.tables.user_page(page) {
+            return Ok(frame);
+        }
+        let frame = allocate_zeroed_frame().ok_or(Fault::OutOfMemory)?;
+        if area.protection.is_empty() {
+            // Only a kernel load reaches here for PROT_NONE; keep the page
+            // unmapped for EL0 by not installing it.
+            free_frame(frame);
+            return Err(Fault::Forbidden);
+        }
+        self.tables
+            .map_user_page(page, frame, access_for(area.protection), &mut allocate_zeroed_frame)
+            .map_err(|_| Fault::OutOfMemory)?;
+        self.pages += 1;
+        Ok(frame)
+    }
+
+    /// Hands each page of `[address, address + len)` to `copy`, faulting
+    /// pages in for `access`: `copy(page_bytes, offset_in_buffer)`.
+    fn each_page(
+        &mut self,
+        address: u64,
+        len: usize,
+        access: Access,
+        mut copy: impl FnMut(&mut [u8], usize),
+    ) -> Result<(), Fault> {
+        let mut done = 0usize;
+        while done < len {
+            let va = address.checked_add(done as u64).ok_or(Fault::Unmapped)?;
+            if va >= USER_TOP {
+                return Err(Fault::Unmapped);
+            }
+            let frame = self.fault_in(va, access)?;
+            let offset = (va % PAGE) as usize;
+            let chunk = (PAGE as usize - offset).min(len - done);
+            let base: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(frame.0).to_virt() as usize + offset);
+            // SAFETY: the frame belongs to this view (mapped in its tables),
+            // is reached through the linear map, and `chunk` stays in it.
+            let page = unsafe { core::slice::from_raw_parts_mut(base, chunk) };
+            copy(page, done);
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// Reads the μprocess's memory (it must be readable by EL0). Pages
+    /// never touched read as zero without being allocated.
+    pub fn read(&self, address: u64, buffer: &mut [u8]) -> Result<(), Errno> {
+        let mut done = 0usize;
+        while done < buffer.len() {
+            let va = address.checked_add(done as u64).filter(|&va| va < USER_TOP).ok_or(Errno::EFAULT)?;
+            let area = self.areas.find(va).ok_or(Errno::EFAULT)?;
+            if !area.protection.contains(Protection::READ) {
+                return Err(Errno::EFAULT);
+            }
+            let offset = (va % PAGE) as usize;
+            let chunk = (PAGE as usize - offset).min(buffer.len() - done);
+            let target = &mut buffer[done..done + chunk];
+            match self.tables.user_page(va & !(PAGE - 1)) {
+                Some((frame, _)) => {
+                    let base: *const u8 =
+                        core::ptr::with_exposed_provenance(PhysAddr(frame.0).to_virt() as usize + offset);
+                    // SAFETY: the frame belongs to this view, is reached
+                    // through the linear map, and `chunk` stays inside it.
+                    target.copy_from_slice(unsafe { core::slice::from_raw_parts(base, chunk) });
+                }
+                None => target.fill(0),
+            }
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// Writes the μprocess's memory (it must be writable by EL0, unless
+    /// `access` is [`Access::Load`]).
+    pub fn write(&mut self, address: u64, data: &[u8], access: Access) -> Result<(), Errno> {
+        self.each_page(address, data.len(), access, |page, at| page.copy_from_slice(&data[at..at + page.len()]))
+            .map_err(Errno::from)
+    }
+}
+
+impl Drop for UserSpace {
+    fn drop(&mut self) {
+        let areas: Vec<Range<u64>> = self.areas.iter().map(|a| a.start..a.end).collect();
+        for range in areas {
+            self.drop_pages(range);
+        }
+        mmu::deactivate_user();
+        mmu::invalidate_user_asid(self.asid);
+        for frame in self.tables.table_frames() {
+            free_frame(frame);
+        }
+    }
+}

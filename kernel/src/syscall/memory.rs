@@ -1,0 +1,123 @@
+//! Memory system calls: brk, mmap, munmap, mprotect, madvise.
+
+use crate::process::Process;
+use crate::process::space::Access;
+use crate::vm::{AreaKind, PAGE};
+use alloc::vec;
+use loader::Protection;
+use posix_shim::Errno;
+use posix_shim::syscall::args::SyscallArgs;
+
+const MAP_SHARED: u64 = 0x01;
+const MAP_PRIVATE: u64 = 0x02;
+const MAP_SHARED_VALIDATE: u64 = 0x03;
+const MAP_FIXED: u64 = 0x10;
+const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
+const MADV_DONTNEED: u64 = 4;
+const MADV_FREE: u64 = 8;
+
+fn protection(bits: u64) -> Result<Protection, Errno> {
+    Protection::from_bits(bits as u32).ok_or(Errno::EINVAL)
+}
+
+fn pages(len: u64) -> Result<u64, Errno> {
+    len.checked_next_multiple_of(PAGE).filter(|&l| l != 0).ok_or(Errno::ENOMEM)
+}
+
+/// brk(addr): moves the program break; returns the (possibly unchanged) break.
+pub fn brk(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let requested = a.u64(0);
+    if requested < p.brk.start {
+        return Ok(p.brk.current);
+    }
+    let old_end = p.brk.current.next_multiple_of(PAGE).max(p.brk.start + PAGE);
+    let new_end = requested.next_multiple_of(PAGE).max(p.brk.start + PAGE);
+    if p.space.resize(p.brk.start, old_end, new_end).is_ok() {
+        if requested < p.brk.current {
+            // The bytes between the new and old break read as zero if the
+            // break grows again, as on Linux.
+            let tail = requested..p.brk.current.min(requested.next_multiple_of(PAGE));
+            let _ = p.space.write(tail.start, &vec![0u8; (tail.end - tail.start) as usize], Access::Load);
+        }
+        p.brk.current = requested;
+    }
+    Ok(p.brk.current)
+}
+
+/// mmap(addr, length, prot, flags, fd, offset).
+pub fn mmap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let (hint, len, prot, flags, offset) = (a.u64(0), a.u64(1), protection(a.u64(2))?, a.u64(3), a.u64(5));
+    let sharing = flags & MAP_SHARED_VALIDATE;
+    if sharing != MAP_SHARED && sharing != MAP_PRIVATE && sharing != MAP_SHARED_VALIDATE {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 || offset % PAGE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = pages(len)?;
+    let contents = if flags & MAP_ANONYMOUS == 0 {
+        Some(crate::files::read_for_mmap(p, a.i32(4), offset, len)?)
+    } else {
+        None
+    };
+    let start = if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
+        if hint % PAGE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MAP_FIXED_NOREPLACE == 0 {
+            p.space.unmap(hint, len)?;
+        }
+        hint
+    } else {
+        let hint = hint.next_multiple_of(PAGE);
+        let free = hint >= crate::process::space::MMAP_MIN
+            && (hint..hint.saturating_add(len)).step_by(PAGE as usize).all(|page| p.space.areas().find(page).is_none());
+        if free { hint } else { p.space.find_free(len, crate::process::space::MMAP_TOP).ok_or(Errno::ENOMEM)? }
+    };
+    p.space.map(start, len, prot, AreaKind::Private)?;
+    if let Some(bytes) = contents {
+        p.space.write(start, &bytes, Access::Load)?;
+    }
+    Ok(start)
+}
+
+/// munmap(addr, length).
+pub fn munmap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let (start, len) = (a.u64(0), a.u64(1));
+    if start % PAGE != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    p.space.unmap(start, pages(len)?).map(|()| 0)
+}
+
+/// mprotect(addr, length, prot).
+pub fn mprotect(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let (start, len, prot) = (a.u64(0), a.u64(1), protection(a.u64(2))?);
+    if start % PAGE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    p.space.protect(start, pages(len)?, prot).map(|()| 0)
+}
+
+/// madvise(addr, length, advice): DONTNEED and FREE drop the pages (they
+/// read as zero again); the other advice is accepted and has no effect.
+pub fn madvise(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let (start, len, advice) = (a.u64(0), a.u64(1), a.u64(2));
+    if start % PAGE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = start.checked_add(len.next_multiple_of(PAGE)).ok_or(Errno::EINVAL)?;
+    let mut at = start;
+    while at < end {
+        at = p.space.areas().find(at).ok_or(Errno::ENOMEM)?.end;
+    }
+    match advice {
+        MADV_DONTNEED | MADV_FREE => p.space.discard(start, len).map(|()| 0),
+        0..=3 | 9..=25 | 100 | 101 => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}

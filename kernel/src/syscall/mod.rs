@@ -1,0 +1,130 @@
+//! System call entry: the number in x8 and arguments in x0..x5 of the saved
+//! context, decoded into typed arguments by each family's handlers; the
+//! result (a value or an `Errno`) goes back in x0 as Linux returns it.
+//! With `morsel.strace=1` on the command line every call is logged with its
+//! arguments and result.
+//!
+//! One file per family: memory, process, time, info; files and devices are
+//! posix-shim's, reached through [`crate::files`].
+
+mod info;
+mod memory;
+mod process;
+mod time;
+
+use crate::process::{Exit, Process};
+use alloc::collections::BTreeSet;
+use posix_shim::Errno;
+use posix_shim::syscall::args::SyscallArgs;
+use posix_shim::syscall::numbers::Sysno;
+use spin::Mutex;
+
+/// What a handler asks of the process loop.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Return this to the μprocess.
+    Return(Result<u64, Errno>),
+    /// The μprocess ends.
+    Exit(Exit),
+}
+
+impl From<Result<u64, Errno>> for Outcome {
+    fn from(result: Result<u64, Errno>) -> Outcome {
+        Outcome::Return(result)
+    }
+}
+
+/// Syscall numbers already reported as unimplemented (each is reported once).
+static REPORTED: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
+
+fn strace_enabled() -> bool {
+    static ENABLED: spin::Once<bool> = spin::Once::new();
+    *ENABLED.call_once(|| crate::platform::platform().machine.boot_arg("morsel.strace") == Some("1"))
+}
+
+/// Handles the system call the μprocess just made; `Some` if it ended.
+pub fn handle(process: &mut Process) -> Option<Exit> {
+    let x = &process.context.x;
+    let number = x[8];
+    let args = SyscallArgs::new([x[0], x[1], x[2], x[3], x[4], x[5]]);
+    let sysno = Sysno::from_number(number);
+    let outcome = match sysno {
+        Some(sysno) => dispatch(process, sysno, &args),
+        None => Outcome::Return(Err(Errno::ENOSYS)),
+    };
+    if strace_enabled() {
+        let name = sysno.map_or("unknown", Sysno::name);
+        match &outcome {
+            Outcome::Return(Ok(value)) => {
+                log::info!("[pid {}] {name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = {value:#x}", process.pid, args.regs[0], args.regs[1], args.regs[2], args.regs[3], args.regs[4], args.regs[5]);
+            }
+            Outcome::Return(Err(e)) => {
+                log::info!("[pid {}] {name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = -1 {}", process.pid, args.regs[0], args.regs[1], args.regs[2], args.regs[3], args.regs[4], args.regs[5], e);
+            }
+            Outcome::Exit(exit) => log::info!("[pid {}] {name}({}) = ? ({exit:?})", process.pid, args.regs[0] as i64),
+        }
+    }
+    match outcome {
+        Outcome::Return(result) => {
+            process.context.x[0] = match result {
+                Ok(value) => value,
+                Err(Errno::ENOSYS) => {
+                    if REPORTED.lock().insert(number) {
+                        log::warn!("unimplemented system call {} ({number})", sysno.map_or("unknown", Sysno::name));
+                    }
+                    Errno::ENOSYS.as_return_value()
+                }
+                Err(e) => e.as_return_value(),
+            };
+            None
+        }
+        Outcome::Exit(exit) => Some(exit),
+    }
+}
+
+fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
+    use Sysno as S;
+    match sysno {
+        S::exit | S::exit_group => Outcome::Exit(Exit::Status(a.u64(0) as u8)),
+        S::brk => memory::brk(p, a).into(),
+        S::mmap => memory::mmap(p, a).into(),
+        S::munmap => memory::munmap(p, a).into(),
+        S::mprotect => memory::mprotect(p, a).into(),
+        S::madvise => memory::madvise(p, a).into(),
+        S::getpid | S::gettid => Ok(u64::from(p.pid)).into(),
+        S::getppid => Ok(0).into(),
+        S::set_tid_address => process::set_tid_address(p, a).into(),
+        S::set_robust_list => process::set_robust_list(a).into(),
+        S::getuid => Ok(u64::from(p.credentials.uid[0])).into(),
+        S::geteuid => Ok(u64::from(p.credentials.uid[1])).into(),
+        S::getgid => Ok(u64::from(p.credentials.gid[0])).into(),
+        S::getegid => Ok(u64::from(p.credentials.gid[1])).into(),
+        S::getresuid => process::getresuid(p, a).into(),
+        S::getresgid => process::getresgid(p, a).into(),
+        S::getgroups => process::getgroups(p, a).into(),
+        S::setuid => process::setuid(p, a).into(),
+        S::setgid => process::setgid(p, a).into(),
+        S::setresuid => process::setresuid(p, a).into(),
+        S::setresgid => process::setresgid(p, a).into(),
+        S::setgroups => process::setgroups(p, a).into(),
+        S::prctl => process::prctl(p, a).into(),
+        S::prlimit64 => process::prlimit64(p, a).into(),
+        S::getrlimit => process::getrlimit(p, a).into(),
+        S::setrlimit => process::setrlimit(p, a).into(),
+        S::sched_getaffinity => process::sched_getaffinity(p, a).into(),
+        S::sched_yield => Ok(0).into(),
+        S::getcpu => process::getcpu(p, a).into(),
+        S::rt_sigaction => process::rt_sigaction(p, a).into(),
+        S::rt_sigprocmask => process::rt_sigprocmask(p, a).into(),
+        S::uname => info::uname(p, a).into(),
+        S::sysinfo => info::sysinfo(p, a).into(),
+        S::getrandom => info::getrandom(p, a).into(),
+        S::clock_gettime => time::clock_gettime(p, a).into(),
+        S::clock_getres => time::clock_getres(p, a).into(),
+        S::gettimeofday => time::gettimeofday(p, a).into(),
+        S::nanosleep => time::nanosleep(p, a).into(),
+        S::clock_nanosleep => time::clock_nanosleep(p, a).into(),
+        S::times => time::times(p, a).into(),
+        other => crate::files::dispatch(p, other, a),
+    }
+}

@@ -1,0 +1,300 @@
+//! Process-state system calls: thread id address, robust list, identity,
+//! prctl, resource limits, affinity, and the signal dispositions and mask
+//! (kept as set; delivery is the process layer's).
+
+use crate::process::Process;
+use posix_shim::Errno;
+use posix_shim::syscall::args::SyscallArgs;
+use posix_shim::user::{UserAddr, UserMemory};
+
+/// set_tid_address(tidptr): remembered for exit; returns the caller's tid.
+pub fn set_tid_address(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    p.clear_child_tid = a.u64(0);
+    Ok(u64::from(p.pid))
+}
+
+/// set_robust_list(head, len): the length must be that of the structure.
+pub fn set_robust_list(a: &SyscallArgs) -> Result<u64, Errno> {
+    if a.u64(1) != 24 { Err(Errno::EINVAL) } else { Ok(0) }
+}
+
+fn write_ids(p: &mut Process, a: &SyscallArgs, ids: [u32; 3]) -> Result<u64, Errno> {
+    for (i, id) in ids.into_iter().enumerate() {
+        p.space.write_u32(a.addr(i), id)?;
+    }
+    Ok(0)
+}
+
+/// getresuid(ruid, euid, suid).
+pub fn getresuid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let ids = p.credentials.uid;
+    write_ids(p, a, ids)
+}
+
+/// getresgid(rgid, egid, sgid).
+pub fn getresgid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let ids = p.credentials.gid;
+    write_ids(p, a, ids)
+}
+
+/// getgroups(size, list).
+pub fn getgroups(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let groups = p.credentials.groups.clone();
+    let size = a.i32(0);
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if size == 0 {
+        return Ok(groups.len() as u64);
+    }
+    if (size as usize) < groups.len() {
+        return Err(Errno::EINVAL);
+    }
+    for (i, g) in groups.iter().enumerate() {
+        p.space.write_u32(a.addr(1).add(4 * i as u64)?, *g)?;
+    }
+    Ok(groups.len() as u64)
+}
+
+/// A privileged process may take any ids; others only ids they hold.
+fn may_take(p: &Process, held: [u32; 3], id: u32) -> bool {
+    p.credentials.uid[1] == 0 || held.contains(&id)
+}
+
+/// setuid(uid): root sets all three; others the effective one.
+pub fn setuid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let uid = a.u32(0);
+    if p.credentials.uid[1] == 0 {
+        p.credentials.uid = [uid; 3];
+    } else if may_take(p, p.credentials.uid, uid) {
+        p.credentials.uid[1] = uid;
+    } else {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// setgid(gid).
+pub fn setgid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let gid = a.u32(0);
+    if p.credentials.uid[1] == 0 {
+        p.credentials.gid = [gid; 3];
+    } else if may_take(p, p.credentials.gid, gid) {
+        p.credentials.gid[1] = gid;
+    } else {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+fn set_three(p: &Process, held: [u32; 3], a: &SyscallArgs) -> Result<[u32; 3], Errno> {
+    let mut ids = held;
+    for (i, slot) in ids.iter_mut().enumerate() {
+        let id = a.u32(i);
+        if id != u32::MAX {
+            if !may_take(p, held, id) {
+                return Err(Errno::EPERM);
+            }
+            *slot = id;
+        }
+    }
+    Ok(ids)
+}
+
+/// setresuid(ruid, euid, suid); -1 keeps a value.
+pub fn setresuid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    p.credentials.uid = set_three(p, p.credentials.uid, a)?;
+    Ok(0)
+}
+
+/// setresgid(rgid, egid, sgid).
+pub fn setresgid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    p.credentials.gid = set_three(p, p.credentials.gid, a)?;
+    Ok(0)
+}
+
+/// setgroups(size, list): root only.
+pub fn setgroups(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    if p.credentials.uid[1] != 0 {
+        return Err(Errno::EPERM);
+    }
+    let size = a.u64(0);
+    if size > 65536 {
+        return Err(Errno::EINVAL);
+    }
+    let mut groups = alloc::vec::Vec::new();
+    for i in 0..size {
+        groups.push(p.space.read_u32(a.addr(1).add(4 * i)?)?);
+    }
+    p.credentials.groups = groups;
+    Ok(0)
+}
+
+const PR_SET_PDEATHSIG: u64 = 1;
+const PR_GET_PDEATHSIG: u64 = 2;
+const PR_GET_DUMPABLE: u64 = 3;
+const PR_SET_DUMPABLE: u64 = 4;
+const PR_SET_NAME: u64 = 15;
+const PR_GET_NAME: u64 = 16;
+const PR_CAPBSET_READ: u64 = 23;
+/// CAP_LAST_CAP on Linux 6.1.
+const CAP_LAST_CAP: u64 = 40;
+
+/// prctl(option, ...).
+pub fn prctl(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    match a.u64(0) {
+        PR_SET_NAME => {
+            let mut name = [0u8; 16];
+            p.space.read_bytes(a.addr(1), &mut name)?;
+            let len = name.iter().position(|&b| b == 0).unwrap_or(15).min(15);
+            p.name = name[..len].to_vec();
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut name = [0u8; 16];
+            name[..p.name.len()].copy_from_slice(&p.name);
+            p.space.write_bytes(a.addr(1), &name)?;
+            Ok(0)
+        }
+        PR_SET_DUMPABLE => match a.u64(1) {
+            0 | 1 => {
+                p.dumpable = a.u64(1) == 1;
+                Ok(0)
+            }
+            _ => Err(Errno::EINVAL),
+        },
+        PR_GET_DUMPABLE => Ok(u64::from(p.dumpable)),
+        PR_CAPBSET_READ => if a.u64(1) <= CAP_LAST_CAP { Ok(1) } else { Err(Errno::EINVAL) },
+        PR_SET_PDEATHSIG => if a.u64(1) <= 64 { Ok(0) } else { Err(Errno::EINVAL) },
+        PR_GET_PDEATHSIG => p.space.write_u32(a.addr(1), 0).map(|()| 0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Resource numbers (asm-generic).
+const RLIMIT_NLIMITS: u32 = 16;
+
+fn read_limit(p: &Process, addr: UserAddr) -> Result<[u64; 2], Errno> {
+    Ok([p.space.read_u64(addr)?, p.space.read_u64(addr.add(8)?)?])
+}
+
+/// prlimit64(pid, resource, new, old).
+pub fn prlimit64(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let pid = a.i32(0);
+    if pid != 0 && pid as u32 != p.pid {
+        return Err(Errno::ESRCH);
+    }
+    let resource = a.u32(1);
+    if resource >= RLIMIT_NLIMITS {
+        return Err(Errno::EINVAL);
+    }
+    let old = p.limits[resource as usize];
+    let new = if a.addr(2).is_null() { None } else { Some(read_limit(p, a.addr(2))?) };
+    if let Some([soft, hard]) = new {
+        if soft > hard || (hard > old[1] && p.credentials.uid[1] != 0) {
+            return Err(if soft > hard { Errno::EINVAL } else { Errno::EPERM });
+        }
+    }
+    if !a.addr(3).is_null() {
+        p.space.write_u64(a.addr(3), old[0])?;
+        p.space.write_u64(a.addr(3).add(8)?, old[1])?;
+    }
+    if let Some(limit) = new {
+        p.limits[resource as usize] = limit;
+    }
+    Ok(0)
+}
+
+/// getrlimit(resource, rlim).
+pub fn getrlimit(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let args = SyscallArgs::new([0, a.u64(0), 0, a.u64(1), 0, 0]);
+    prlimit64(p, &args)
+}
+
+/// setrlimit(resource, rlim).
+pub fn setrlimit(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let args = SyscallArgs::new([0, a.u64(0), a.u64(1), 0, 0, 0]);
+    prlimit64(p, &args)
+}
+
+/// sched_getaffinity(pid, size, mask): the cores of the machine.
+pub fn sched_getaffinity(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let size = a.u64(1);
+    if size < 8 || size % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let cores = crate::platform::platform().machine.cpus.clamp(1, 64);
+    let mask: u64 = if cores == 64 { u64::MAX } else { (1 << cores) - 1 };
+    p.space.write_u64(a.addr(2), mask)?;
+    Ok(8)
+}
+
+/// getcpu(cpu, node, cache).
+pub fn getcpu(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    for i in 0..2 {
+        if !a.addr(i).is_null() {
+            p.space.write_u32(a.addr(i), 0)?;
+        }
+    }
+    Ok(0)
+}
+
+const SIGKILL: u64 = 9;
+const SIGSTOP: u64 = 19;
+
+/// rt_sigaction(signal, act, oldact, sigsetsize).
+pub fn rt_sigaction(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let signal = a.u64(0);
+    if !(1..=64).contains(&signal) || a.u64(3) != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let slot = (signal - 1) as usize;
+    let old = p.signal_actions[slot];
+    let new = if a.addr(1).is_null() {
+        None
+    } else {
+        if signal == SIGKILL || signal == SIGSTOP {
+            return Err(Errno::EINVAL);
+        }
+        let mut action = [0u64; 4];
+        for (i, field) in action.iter_mut().enumerate() {
+            *field = p.space.read_u64(a.addr(1).add(8 * i as u64)?)?;
+        }
+        Some(action)
+    };
+    if !a.addr(2).is_null() {
+        for (i, field) in old.iter().enumerate() {
+            p.space.write_u64(a.addr(2).add(8 * i as u64)?, *field)?;
+        }
+    }
+    if let Some(action) = new {
+        p.signal_actions[slot] = action;
+    }
+    Ok(0)
+}
+
+const SIG_BLOCK: u64 = 0;
+const SIG_UNBLOCK: u64 = 1;
+const SIG_SETMASK: u64 = 2;
+const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
+
+/// rt_sigprocmask(how, set, oldset, sigsetsize).
+pub fn rt_sigprocmask(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    if a.u64(3) != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let old = p.signal_mask;
+    if !a.addr(1).is_null() {
+        let set = p.space.read_u64(a.addr(1))?;
+        p.signal_mask = match a.u64(0) {
+            SIG_BLOCK => old | set,
+            SIG_UNBLOCK => old & !set,
+            SIG_SETMASK => set,
+            _ => return Err(Errno::EINVAL),
+        } & !UNBLOCKABLE;
+    }
+    if !a.addr(2).is_null() {
+        p.space.write_u64(a.addr(2), old)?;
+    }
+    Ok(0)
+}

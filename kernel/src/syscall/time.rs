@@ -1,0 +1,137 @@
+//! Clocks and sleeping: clock_gettime, clock_getres, gettimeofday,
+//! nanosleep, clock_nanosleep, times. Monotonic time is the generic timer;
+//! real time is the PL031 RTC read at boot plus the timer since then.
+
+use crate::process::Process;
+use arch_morello::timer;
+use posix_shim::Errno;
+use posix_shim::syscall::args::SyscallArgs;
+use posix_shim::user::{UserAddr, UserMemory};
+
+const CLOCK_REALTIME: u64 = 0;
+const CLOCK_MONOTONIC: u64 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
+const CLOCK_MONOTONIC_RAW: u64 = 4;
+const CLOCK_REALTIME_COARSE: u64 = 5;
+const CLOCK_MONOTONIC_COARSE: u64 = 6;
+const CLOCK_BOOTTIME: u64 = 7;
+const CLOCK_REALTIME_ALARM: u64 = 8;
+const CLOCK_BOOTTIME_ALARM: u64 = 9;
+const TIMER_ABSTIME: u64 = 1;
+const NANOS: u64 = 1_000_000_000;
+/// The coarse clocks' resolution: the tick.
+const COARSE_NS: u64 = NANOS / crate::platform::TICK_HZ;
+
+/// The clock's time in nanoseconds, for a μprocess that started at
+/// `started_ns` (monotonic).
+fn clock_ns(clock: u64, started_ns: u64) -> Result<u64, Errno> {
+    let uptime = timer::uptime_ns();
+    let realtime = crate::platform::platform().realtime_at_boot_ns + uptime;
+    Ok(match clock {
+        CLOCK_REALTIME | CLOCK_REALTIME_ALARM => realtime,
+        CLOCK_REALTIME_COARSE => realtime - realtime % COARSE_NS,
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => uptime,
+        CLOCK_MONOTONIC_COARSE => uptime - uptime % COARSE_NS,
+        // One μprocess at a time holds the CPU: its CPU time is the time
+        // since it started (per-process accounting comes with the scheduler).
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => uptime - started_ns.min(uptime),
+        _ => return Err(Errno::EINVAL),
+    })
+}
+
+/// The clock's time for clocks that do not depend on the μprocess.
+fn now_ns(clock: u64) -> Result<u64, Errno> {
+    clock_ns(clock, 0)
+}
+
+fn resolution_ns(clock: u64) -> Result<u64, Errno> {
+    now_ns(clock)?;
+    Ok(match clock {
+        CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => COARSE_NS,
+        _ => 1,
+    })
+}
+
+fn write_timespec(p: &mut Process, addr: UserAddr, ns: u64) -> Result<(), Errno> {
+    let mut buf = [0u8; 16];
+    buf[..8].copy_from_slice(&(ns / NANOS).to_le_bytes());
+    buf[8..].copy_from_slice(&(ns % NANOS).to_le_bytes());
+    p.space.write_bytes(addr, &buf)
+}
+
+fn read_timespec(p: &Process, addr: UserAddr) -> Result<u64, Errno> {
+    let seconds = p.space.read_u64(addr)? as i64;
+    let nanos = p.space.read_u64(addr.add(8)?)? as i64;
+    if seconds < 0 || !(0..NANOS as i64).contains(&nanos) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((seconds as u64).saturating_mul(NANOS).saturating_add(nanos as u64))
+}
+
+/// clock_gettime(clock, tp).
+pub fn clock_gettime(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let ns = clock_ns(a.u64(0), p.started_ns)?;
+    write_timespec(p, a.addr(1), ns).map(|()| 0)
+}
+
+/// clock_getres(clock, res); res may be NULL.
+pub fn clock_getres(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let ns = resolution_ns(a.u64(0))?;
+    if !a.addr(1).is_null() {
+        write_timespec(p, a.addr(1), ns)?;
+    }
+    Ok(0)
+}
+
+/// gettimeofday(tv, tz).
+pub fn gettimeofday(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let ns = now_ns(CLOCK_REALTIME)?;
+    if !a.addr(0).is_null() {
+        let mut buf = [0u8; 16];
+        buf[..8].copy_from_slice(&(ns / NANOS).to_le_bytes());
+        buf[8..].copy_from_slice(&(ns % NANOS / 1000).to_le_bytes());
+        p.space.write_bytes(a.addr(0), &buf)?;
+    }
+    if !a.addr(1).is_null() {
+        p.space.write_bytes(a.addr(1), &[0u8; 8])?;
+    }
+    Ok(0)
+}
+
+/// Sleeps until `clock` reads `deadline_ns`, waiting for interrupts.
+fn sleep_until(clock: u64, deadline_ns: u64) -> Result<(), Errno> {
+    while now_ns(clock)? < deadline_ns {
+        arch_morello::cpu::wait_for_interrupt();
+    }
+    Ok(())
+}
+
+/// nanosleep(req, rem).
+pub fn nanosleep(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let duration = read_timespec(p, a.addr(0))?;
+    sleep_until(CLOCK_MONOTONIC, now_ns(CLOCK_MONOTONIC)?.saturating_add(duration)).map(|()| 0)
+}
+
+/// clock_nanosleep(clock, flags, req, rem).
+pub fn clock_nanosleep(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let clock = a.u64(0);
+    if matches!(clock, CLOCK_THREAD_CPUTIME_ID) {
+        return Err(Errno::EINVAL);
+    }
+    let request = read_timespec(p, a.addr(2))?;
+    let deadline = if a.u64(1) & TIMER_ABSTIME != 0 { request } else { now_ns(clock)?.saturating_add(request) };
+    sleep_until(clock, deadline).map(|()| 0)
+}
+
+/// times(buf): clock ticks since boot; the process's user time is its
+/// lifetime (one μprocess at a time), system time zero.
+pub fn times(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let ticks = timer::uptime_ns() / (NANOS / 100);
+    if !a.addr(0).is_null() {
+        let mut buf = [0u8; 32];
+        buf[..8].copy_from_slice(&ticks.to_le_bytes());
+        p.space.write_bytes(a.addr(0), &buf)?;
+    }
+    Ok(ticks)
+}

@@ -1,0 +1,266 @@
+//! A μprocess's virtual memory areas: which page ranges of its view are
+//! mapped, with what protection and for what. Pure bookkeeping, tested on the
+//! host: the paged isolation context maps pages on demand from it, and
+//! mmap, munmap, mprotect and brk change it.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::ops::Range;
+use loader::Protection;
+use posix_shim::Errno;
+
+/// The page size of μprocess views.
+pub const PAGE: u64 = 4096;
+
+/// What an area is for (shown in /proc/PID/maps, and it decides growth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AreaKind {
+    /// Anonymous or private memory (ELF segments, mmap).
+    Private,
+    /// The program break's heap.
+    Heap,
+    /// The main thread's stack.
+    Stack,
+}
+
+/// One mapped range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Area {
+    /// First address (page-aligned).
+    pub start: u64,
+    /// One past the last address (page-aligned).
+    pub end: u64,
+    /// What EL0 may do.
+    pub protection: Protection,
+    /// What it is for.
+    pub kind: AreaKind,
+}
+
+/// The areas of one view, disjoint and sorted.
+#[derive(Debug, Default, Clone)]
+pub struct AreaMap {
+    areas: BTreeMap<u64, Area>,
+}
+
+fn page_range(start: u64, len: u64) -> Result<Range<u64>, Errno> {
+    if start % PAGE != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = start.checked_add(len).and_then(|e| e.checked_next_multiple_of(PAGE)).ok_or(Errno::ENOMEM)?;
+    Ok(start..end)
+}
+
+impl AreaMap {
+    /// No areas.
+    pub const fn new() -> AreaMap {
+        AreaMap { areas: BTreeMap::new() }
+    }
+
+    /// The area containing `address`.
+    pub fn find(&self, address: u64) -> Option<&Area> {
+        self.areas.range(..=address).next_back().map(|(_, a)| a).filter(|a| address < a.end)
+    }
+
+    /// Every area, in address order.
+    pub fn iter(&self) -> impl Iterator<Item = &Area> {
+        self.areas.values()
+    }
+
+    fn overlaps(&self, range: &Range<u64>) -> bool {
+        self.areas.range(..range.end).next_back().is_some_and(|(_, a)| a.end > range.start)
+    }
+
+    /// Adds `[start, start + len)` (rounded up to pages); EEXIST if any of
+    /// it is mapped.
+    pub fn insert(&mut self, start: u64, len: u64, protection: Protection, kind: AreaKind) -> Result<(), Errno> {
+        let range = page_range(start, len)?;
+        if self.overlaps(&range) {
+            return Err(Errno::EEXIST);
+        }
+        self.areas.insert(range.start, Area { start: range.start, end: range.end, protection, kind });
+        Ok(())
+    }
+
+    /// Cuts the areas at `address` so that no area straddles it.
+    fn split_at(&mut self, address: u64) {
+        let Some(area) = self.find(address).copied() else { return };
+        if area.start < address {
+            self.areas.insert(area.start, Area { end: address, ..area });
+            self.areas.insert(address, Area { start: address, ..area });
+        }
+    }
+
+    /// Removes whatever is mapped in `[start, start + len)` and returns the
+    /// ranges that were mapped (their pages are the caller's to free).
+    pub fn remove(&mut self, start: u64, len: u64) -> Result<Vec<Range<u64>>, Errno> {
+        let range = page_range(start, len)?;
+        self.split_at(range.start);
+        self.split_at(range.end);
+        let starts: Vec<u64> = self.areas.range(range.start..range.end).map(|(&s, _)| s).collect();
+        Ok(starts
+            .into_iter()
+            .filter_map(|s| self.areas.remove(&s))
+            .map(|a| a.start..a.end)
+            .collect())
+    }
+
+    /// Changes the protection of `[start, start + len)`; ENOMEM if any page
+    /// of it is unmapped (nothing changes then).
+    pub fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), Errno> {
+        let range = page_range(start, len)?;
+        let mut at = range.start;
+        while at < range.end {
+            at = self.find(at).ok_or(Errno::ENOMEM)?.end;
+        }
+        self.split_at(range.start);
+        self.split_at(range.end);
+        for (_, area) in self.areas.range_mut(range.start..range.end) {
+            area.protection = protection;
+        }
+        self.merge_around(range);
+        Ok(())
+    }
+
+    /// Joins neighbouring areas of the same kind and protection in and
+    /// around `range`.
+    fn merge_around(&mut self, range: Range<u64>) {
+        let mut cursor = self.areas.range(..range.start).next_back().map_or(range.start, |(&s, _)| s);
+        while let Some(area) = self.areas.range(cursor..).next().map(|(_, a)| *a) {
+            if area.start > range.end {
+                break;
+            }
+            match self.areas.get(&area.end).copied() {
+                Some(next) if next.protection == area.protection && next.kind == area.kind => {
+                    self.areas.remove(&next.start);
+                    self.areas.insert(area.start, Area { end: next.end, ..area });
+                }
+                _ => cursor = area.end,
+            }
+        }
+    }
+
+    /// Grows or shrinks the area that ends at `old_end` to end at `new_end`.
+    pub fn resize(&mut self, start: u64, new_end: u64) -> Result<(), Errno> {
+        let area = *self.areas.get(&start).ok_or(Errno::EINVAL)?;
+        let new_end = new_end.checked_next_multiple_of(PAGE).ok_or(Errno::ENOMEM)?;
+        if new_end > area.end && self.overlaps(&(area.end..new_end)) {
+            return Err(Errno::ENOMEM);
+        }
+        self.areas.insert(start, Area { end: new_end.max(start), ..area });
+        Ok(())
+    }
+
+    /// The highest free range of `len` bytes that lies in `window`.
+    pub fn find_free_top_down(&self, len: u64, window: Range<u64>) -> Option<u64> {
+        let len = len.checked_next_multiple_of(PAGE)?;
+        let mut top = window.end;
+        for area in self.areas.range(..window.end).rev().map(|(_, a)| a) {
+            if area.end <= top && top - area.end >= len && top - len >= window.start {
+                return Some(top - len);
+            }
+            top = top.min(area.start);
+            if top < window.start {
+                return None;
+            }
+        }
+        (top.checked_sub(len)? >= window.start).then(|| top - len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const RW: Protection = Protection::READ.union(Protection::WRITE);
+
+    #[test]
+    fn insert_refuses_overlaps_and_rounds_to_pages() {
+        let mut m = AreaMap::new();
+        m.insert(0x1000, 0x1800, RW, AreaKind::Private).unwrap();
+        assert_eq!(m.find(0x2fff).map(|a| a.end), Some(0x3000));
+        assert_eq!(m.insert(0x2000, 0x1000, RW, AreaKind::Private), Err(Errno::EEXIST));
+        assert_eq!(m.insert(0x1001, 0x1000, RW, AreaKind::Private), Err(Errno::EINVAL));
+        assert_eq!(m.insert(0x4000, 0, RW, AreaKind::Private), Err(Errno::EINVAL));
+        assert_eq!(m.insert(u64::MAX & !0xfff, 0x2000, RW, AreaKind::Private), Err(Errno::ENOMEM));
+    }
+
+    #[test]
+    fn remove_splits_areas() {
+        let mut m = AreaMap::new();
+        m.insert(0x10000, 0x10000, RW, AreaKind::Private).unwrap();
+        let removed = m.remove(0x14000, 0x2000).unwrap();
+        assert_eq!(removed, [0x14000..0x16000]);
+        assert_eq!(m.iter().map(|a| (a.start, a.end)).collect::<Vec<_>>(), [(0x10000, 0x14000), (0x16000, 0x20000)]);
+        assert_eq!(m.find(0x15000), None);
+    }
+
+    #[test]
+    fn protect_needs_every_page_mapped_and_merges_back() {
+        let mut m = AreaMap::new();
+        m.insert(0x10000, 0x4000, RW, AreaKind::Private).unwrap();
+        assert_eq!(m.protect(0x13000, 0x2000, Protection::READ), Err(Errno::ENOMEM));
+        m.protect(0x11000, 0x1000, Protection::READ).unwrap();
+        assert_eq!(m.iter().count(), 3);
+        assert_eq!(m.find(0x11000).map(|a| a.protection), Some(Protection::READ));
+        m.protect(0x11000, 0x1000, RW).unwrap();
+        assert_eq!(m.iter().count(), 1);
+    }
+
+    #[test]
+    fn finds_free_space_from_the_top() {
+        let mut m = AreaMap::new();
+        m.insert(0x7000, 0x1000, RW, AreaKind::Private).unwrap();
+        assert_eq!(m.find_free_top_down(0x1000, 0x1000..0x8000), Some(0x6000));
+        assert_eq!(m.find_free_top_down(0x1000, 0x1000..0x9000), Some(0x8000));
+        assert_eq!(m.find_free_top_down(0x7000, 0x0..0x8000), Some(0x0));
+        assert_eq!(m.find_free_top_down(0x8000, 0x0..0x8000), None);
+    }
+
+    #[test]
+    fn resize_grows_into_free_space_only() {
+        let mut m = AreaMap::new();
+        m.insert(0x10000, 0x1000, RW, AreaKind::Heap).unwrap();
+        m.insert(0x14000, 0x1000, RW, AreaKind::Private).unwrap();
+        m.resize(0x10000, 0x12001).unwrap();
+        assert_eq!(m.find(0x12fff).map(|a| a.end), Some(0x13000));
+        assert_eq!(m.resize(0x10000, 0x15000), Err(Errno::ENOMEM));
+    }
+
+    proptest! {
+        /// After any sequence of operations the areas stay sorted, disjoint
+        /// and page-aligned, and a page is mapped exactly when a model of
+        /// the same operations says so.
+        #[test]
+        fn matches_a_page_model(ops in proptest::collection::vec((0u8..3, 0u64..32, 1u64..8), 1..40)) {
+            let mut m = AreaMap::new();
+            let mut model = [false; 40];
+            for (op, page, pages) in ops {
+                let (start, len) = (page * PAGE, pages * PAGE);
+                let range = page as usize..(page + pages) as usize;
+                match op {
+                    0 => {
+                        let free = model[range.clone()].iter().all(|&p| !p);
+                        prop_assert_eq!(m.insert(start, len, RW, AreaKind::Private).is_ok(), free);
+                        if free { model[range].iter_mut().for_each(|p| *p = true); }
+                    }
+                    1 => {
+                        m.remove(start, len).unwrap();
+                        model[range].iter_mut().for_each(|p| *p = false);
+                    }
+                    _ => {
+                        let all = model[range].iter().all(|&p| p);
+                        prop_assert_eq!(m.protect(start, len, Protection::READ).is_ok(), all);
+                    }
+                }
+                let areas: Vec<_> = m.iter().copied().collect();
+                for w in areas.windows(2) {
+                    prop_assert!(w[0].end <= w[1].start);
+                }
+                for (i, &mapped) in model.iter().enumerate() {
+                    prop_assert_eq!(m.find(i as u64 * PAGE).is_some(), mapped);
+                }
+            }
+        }
+    }
+}
