@@ -109,3 +109,24 @@ pub fn hardware_random_words() -> [u64; 4] {
     }
     words
 }
+
+/// What EL0 sees when it reads an ID register (op0 = 3, op1 = 0, CRn = 0,
+/// selected by CRm and op2), as Linux shows it when it emulates these reads
+/// for HWCAP_CPUID: MIDR_EL1, REVIDR_EL1 and the instruction-set feature
+/// registers as they are, MPIDR_EL1 as a uniprocessor affinity, the
+/// processor feature register reduced to FP, AdvSIMD and AArch64-only
+/// exception levels, everything else as zero.
+pub fn id_register_for_el0(crm: u8, op2: u8) -> u64 {
+    use aarch64_cpu::registers::{ID_AA64ISAR0_EL1, ID_AA64ISAR1_EL1, ID_AA64PFR0_EL1};
+    match (crm, op2) {
+        (0, 0) => MIDR_EL1.get(),
+        (0, 5) => 0x8000_0000,
+        (4, 0) => {
+            // FP (19:16) and AdvSIMD (23:20) as implemented; EL0..EL3 AArch64 only.
+            (ID_AA64PFR0_EL1.get() & (0xff << 16)) | 0x1111
+        }
+        (6, 0) => ID_AA64ISAR0_EL1.get(),
+        (6, 1) => ID_AA64ISAR1_EL1.get(),
+        _ => 0,
+    }
+}

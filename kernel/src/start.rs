@@ -4,6 +4,7 @@
 use crate::platform::{self, Platform, power_off};
 use crate::machine::InterruptController;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt::Write;
 
 /// Called by `arch_morello::boot` with the DTB address the loader passed (or
@@ -19,9 +20,84 @@ extern "C" fn morsel_start(dtb_hint: u64, entry_el: u64) -> ! {
             let summary = crate::ktest::run_tests(crate::ktest::registered(), filter, &mut out);
             u32::from(summary.failed > 0)
         }
-        _ => 0,
+        _ => run_first_process(platform),
     };
     power_off(status);
+}
+
+/// The environment of the first μprocess: Linux gives init HOME and TERM;
+/// PATH is what a user expects a program to find commands with.
+const INIT_ENVIRONMENT: [&[u8]; 3] =
+    [b"HOME=/", b"TERM=linux", b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
+
+/// Decodes `morsel.argv=HEX,HEX,...` (each argument's bytes in hex).
+fn decode_argv(encoded: &str) -> Option<Vec<Vec<u8>>> {
+    encoded
+        .split(',')
+        .map(|arg| {
+            (0..arg.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(arg.get(i..i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()
+        })
+        .collect()
+}
+
+/// Runs the program named on the command line (or the image's
+/// `/etc/morsel/command`) from the initramfs as the first μprocess, and
+/// returns the status the run ends with: its exit status, or 128 + the
+/// signal that killed it; 127 when it cannot be started.
+fn run_first_process(platform: &Platform) -> u32 {
+    let Some(initrd) = platform.machine.initrd else {
+        log::info!("no initramfs: nothing to run");
+        return 0;
+    };
+    let base: *const u8 = core::ptr::with_exposed_provenance(arch_morello::PhysAddr(initrd.start).to_virt() as usize);
+    // SAFETY: QEMU loaded the initrd there; bring-up reserved the range and
+    // the linear map covers it; nothing writes it.
+    let archive = unsafe { core::slice::from_raw_parts(base, initrd.len() as usize) };
+    if crate::files::unpack_initramfs(archive).is_err() {
+        return 127;
+    }
+    let argv = match platform.machine.boot_arg("morsel.argv") {
+        Some(encoded) => decode_argv(encoded),
+        None => crate::files::read_file(b"/etc/morsel/command").ok().map(|text| {
+            text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect()
+        }),
+    };
+    let Some(argv) = argv.filter(|a| !a.is_empty()) else {
+        log::error!("no program to run: give one after `--` or put /etc/morsel/command in the image");
+        return 127;
+    };
+    let path = argv[0].clone();
+    let exe = match crate::files::read_file(&path) {
+        Ok(exe) => exe,
+        Err(e) => {
+            log::error!("{}: {e}", String::from_utf8_lossy(&path));
+            return if e == posix_shim::Errno::ENOENT { 127 } else { 126 };
+        }
+    };
+    let envp = INIT_ENVIRONMENT.iter().map(|v| v.to_vec()).collect();
+    let spawned = crate::process::Process::spawn(
+        crate::process::next_pid(),
+        &path,
+        &exe,
+        argv,
+        envp,
+        crate::files::FileState::default(),
+        &mut |interpreter| crate::files::read_file(interpreter),
+    );
+    match spawned {
+        Ok(mut process) => {
+            let exit = process.run();
+            log::info!("pid {} ended: {exit:?}", process.pid);
+            exit.shell_status()
+        }
+        Err(e) => {
+            log::error!("{}: cannot execute: {e}", String::from_utf8_lossy(&path));
+            126
+        }
+    }
 }
 
 /// `fmt::Write` to the console.

@@ -265,9 +265,31 @@ impl Process {
                 Some(self.kill(signal::SIGBUS, "misaligned PC or SP"))
             }
             exception_class::BRK => Some(self.kill(signal::SIGTRAP, "breakpoint")),
+            exception_class::UNKNOWN if self.emulate_id_register_read() => None,
             exception_class::FP => Some(self.kill(signal::SIGFPE, "floating-point exception")),
             _ => Some(self.kill(signal::SIGILL, "undefined instruction")),
         }
+    }
+
+    /// Emulates an EL0 `MRS Xt, <ID register>` (op0 = 3, op1 = 0, CRn = 0),
+    /// which the hardware refuses at EL0 and Linux emulates (HWCAP_CPUID):
+    /// glibc reads MIDR_EL1 this way. Returns whether it was one.
+    fn emulate_id_register_read(&mut self) -> bool {
+        let mut word = [0u8; 4];
+        if self.space.read(self.context.pc, &mut word).is_err() {
+            return false;
+        }
+        let insn = u32::from_le_bytes(word);
+        // MRS: 1101 0101 0011 op0<1> op1 CRn CRm op2 Rt, with op0 = 3.
+        if insn & 0xffff_f000 != 0xd538_0000 {
+            return false;
+        }
+        let (crm, op2, rt) = (((insn >> 8) & 0xf) as u8, ((insn >> 5) & 0x7) as u8, (insn & 0x1f) as usize);
+        if rt != 31 {
+            self.context.x[rt] = cpu::id_register_for_el0(crm, op2);
+        }
+        self.context.pc += 4;
+        true
     }
 
     /// Ends the μprocess with `signal`, reporting why on the kernel console.

@@ -47,6 +47,8 @@ struct Options {
     reference: bool,
     packages: Vec<String>,
     add: Vec<String>,
+    image: Option<String>,
+    strace: bool,
     positional: Vec<String>,
     trailing: Vec<String>,
 }
@@ -69,6 +71,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--timeout" => o.timeout = Some(value("--timeout")?.parse().map_err(|_| "--timeout takes seconds")?),
             "--reference" => o.reference = true,
             "--packages" => o.packages.push(value("--packages")?),
+            "--image" => o.image = Some(value("--image")?),
+            "--strace" => o.strace = true,
             "--add" => o.add.push(value("--add")?),
             "--" => {
                 o.trailing = it.by_ref().cloned().collect();
@@ -121,15 +125,25 @@ fn machines(name: Option<&str>, gic: Option<u8>) -> Result<Vec<Machine>, String>
 
 fn cmd_run(o: &Options) -> Result<ExitCode, String> {
     let machine = *machines(o.machine.as_deref(), Some(o.gic.unwrap_or(3)))?.first().ok_or("no machine")?;
+    let image = match &o.image {
+        Some(name) => {
+            let additions = o.add.iter().map(|a| image::Addition::parse(a)).collect::<Result<Vec<_>, _>>()?;
+            Some(image::build_image(name, &o.packages, &additions)?)
+        }
+        None if !o.packages.is_empty() || !o.add.is_empty() => {
+            return Err("--packages and --add need --image NAME".to_string());
+        }
+        None => None,
+    };
     let kernel = build_kernel(o.release, &o.features)?;
-    let mut bootargs = Vec::new();
-    if !o.trailing.is_empty() {
-        bootargs.push("--".to_string());
-        bootargs.extend(o.trailing.iter().cloned());
+    let mut bootargs = program_bootargs(&o.trailing, o.strace);
+    if o.quiet {
+        bootargs.push("morsel.log=warn".to_string());
     }
     let outcome = Boot {
         kernel: &kernel,
         machine,
+        initrd: image.as_deref(),
         bootargs,
         memory_mib: o.memory.unwrap_or(1024),
         smp: o.smp.unwrap_or_else(default_smp),
@@ -140,6 +154,21 @@ fn cmd_run(o: &Options) -> Result<ExitCode, String> {
     }
     .run()?;
     Ok(exit_code(outcome.status))
+}
+
+/// Kernel arguments that start `argv` as the first μprocess (each argument
+/// hex-encoded, so that any bytes survive the command line), with the
+/// default environment; `strace` logs its system calls.
+pub fn program_bootargs(argv: &[String], strace: bool) -> Vec<String> {
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let mut args = Vec::new();
+    if !argv.is_empty() {
+        args.push(format!("morsel.argv={}", argv.iter().map(|a| hex(a.as_bytes())).collect::<Vec<_>>().join(",")));
+    }
+    if strace {
+        args.push("morsel.strace=1".to_string());
+    }
+    args
 }
 
 fn exit_code(status: Option<i32>) -> ExitCode {
@@ -160,6 +189,7 @@ fn qemu_test(kernel: &Path, machines: &[Machine], filter: Option<&str>, timeout:
         let outcome = Boot {
             kernel,
             machine,
+            initrd: None,
             bootargs,
             memory_mib: 1024,
             smp: default_smp(),
@@ -243,6 +273,7 @@ fn harness_self_tests() -> Result<Tally, String> {
     let outcome = Boot {
         kernel: &kernel,
         machine: machine[0],
+        initrd: None,
         bootargs: vec!["morsel.mode=test".to_string(), "morsel.test=harness".to_string()],
         memory_mib: 1024,
         smp: 1,
@@ -300,8 +331,10 @@ fn cmd_vectors(o: &Options) -> Result<ExitCode, String> {
 }
 
 const USAGE: &str = "usage: cargo xtask <command>
-  run [--machine virt|morello] [--gic 2|3] [--gdb] [--smp N] [--memory MIB] [--release] [-- ARGS...]
-                 build and boot Morsel in QEMU
+  run [--machine virt|morello] [--gic 2|3] [--gdb] [--smp N] [--memory MIB] [--release] [--quiet]
+      [--image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...] [--strace] [-- ARGV...]
+                 build and boot Morsel in QEMU; with an image, run ARGV (or the image's command) as
+                 the first μprocess and exit with its status
   test           host tests, capability vectors, QEMU tests (virt GICv2+GICv3, Morello if installed), harness self-tests
   qemu-test [--machine virt|morello] [--gic 2|3] [--features F] [--filter TEXT] [--timeout SECS]
                  run the in-kernel tests in QEMU

@@ -71,6 +71,8 @@ pub struct Boot<'a> {
     pub kernel: &'a Path,
     /// The machine.
     pub machine: Machine,
+    /// The initramfs, if any.
+    pub initrd: Option<&'a Path>,
     /// Extra kernel command-line words.
     pub bootargs: Vec<String>,
     /// Memory in MiB.
@@ -159,6 +161,9 @@ impl Boot<'_> {
             .arg("-kernel")
             .arg(self.kernel)
             .args(["-append", &bootargs.join(" ")]);
+        if let Some(initrd) = self.initrd {
+            cmd.arg("-initrd").arg(initrd);
+        }
         if self.gdb {
             cmd.args(["-s", "-S"]);
         }
