@@ -120,6 +120,7 @@ fn source_dir() -> PathBuf {
 /// `tests/guest/build/`. The compilers run in parallel; their diagnostics go
 /// to stderr.
 pub fn build_guests() -> Result<Vec<GuestBinary>, String> {
+    crate::toolchain::require_program(COMPILER, "gcc-aarch64-linux-gnu")?;
     let dir = source_dir();
     let build = dir.join("build");
     std::fs::create_dir_all(&build).map_err(|e| format!("cannot create {}: {e}", build.display()))?;
@@ -185,6 +186,10 @@ pub fn run_guests(
 
 /// Runs each binary under qemu-user, the reference.
 pub fn run_reference(binaries: &[GuestBinary]) -> Tally {
+    if let Err(missing) = crate::toolchain::require_program(QEMU_USER, "qemu-user") {
+        println!("guest tests on qemu-user: FAILED: {missing}");
+        return Tally::check(false);
+    }
     run_guests(binaries, "qemu-user", run_under_qemu_user)
 }
 

@@ -307,6 +307,8 @@ fn cmd_test(o: &Options) -> Result<ExitCode, String> {
     };
     record("host tests", host_tests()?, &mut total);
     record("vectors", vectors::check(&vectors::directory(None)), &mut total);
+    let guests = guest::build_guests()?;
+    record("guest tests on the reference (qemu-user)", guest::run_reference(&guests), &mut total);
     let kernel = build_kernel(o.release, &[])?;
     record("qemu-test virt", qemu_test(&kernel, &machines(Some("virt"), None)?, None, 120)?, &mut total);
     if qemu::morello_qemu().is_some() {
