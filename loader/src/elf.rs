@@ -172,9 +172,10 @@ pub fn load_elf(image: &[u8], space: &mut dyn AddressSpace, placement: Placement
         let first_page = align_down(segment.vaddr, page);
         let end = align_up(segment.vaddr + segment.memsz, page).ok_or(Errno::ENOEXEC)?;
         space.map_zeroed(place(first_page), end - first_page, segment.prot)?;
-        let file_start = segment.offset - (segment.vaddr - first_page);
-        let file_end = segment.offset + segment.filesz;
-        if file_end > file_start {
+        // A segment without file contents is all zero, as Linux maps it.
+        if segment.filesz > 0 {
+            let file_start = segment.offset - (segment.vaddr - first_page);
+            let file_end = segment.offset + segment.filesz;
             space.write(place(first_page), &image[to_usize(file_start)?..to_usize(file_end)?])?;
         }
     }
@@ -276,7 +277,7 @@ impl<'a> Layout<'a> {
                     if phdr.p_filesz > phdr.p_memsz
                         || file_end > image_len
                         || mem_end > ADDRESS_LIMIT
-                        || phdr.p_vaddr % page != phdr.p_offset % page
+                        || phdr.p_vaddr & (page - 1) != phdr.p_offset & (page - 1)
                     {
                         return Err(Errno::ENOEXEC);
                     }

@@ -27,6 +27,6 @@ pub use elf::{
     LoadedElf, Placement, identify, load_elf,
 };
 pub use posix_shim::Errno;
-pub use program::{Program, load_program};
+pub use program::{Program, ReadInterpreter, load_program};
 pub use space::{AddressSpace, Protection};
 pub use stack::{StackPlacement, StartInfo, auxv, build_initial_stack};

@@ -9,6 +9,10 @@ use posix_shim::Errno;
 use crate::elf::{LoadedElf, Placement, load_elf};
 use crate::space::AddressSpace;
 
+/// Reads the interpreter named by PT_INTERP: its path in, its bytes (or
+/// execve's error, such as ENOENT) out.
+pub type ReadInterpreter<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>, Errno> + 'a;
+
 /// A loaded program, ready for its initial stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program {
@@ -38,7 +42,7 @@ impl Program {
 pub fn load_program(
     exe: &[u8],
     space: &mut dyn AddressSpace,
-    read_interpreter: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, Errno>,
+    read_interpreter: &mut ReadInterpreter<'_>,
 ) -> Result<Program, Errno> {
     let exe = load_elf(exe, space, Placement::Executable)?;
     let interpreter = match &exe.interpreter {

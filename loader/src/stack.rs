@@ -152,8 +152,8 @@ pub fn build_initial_stack(
     let StackPlacement { top, size } = placement;
     if !page.is_power_of_two()
         || size == 0
-        || top % page != 0
-        || size % page != 0
+        || !top.is_multiple_of(page)
+        || !size.is_multiple_of(page)
         || top > ADDRESS_LIMIT
         || size > top
     {

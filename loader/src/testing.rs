@@ -126,7 +126,7 @@ impl FakeAddressSpace {
 
 impl AddressSpace for FakeAddressSpace {
     fn map_zeroed(&mut self, start: u64, len: u64, prot: Protection) -> Result<(), Errno> {
-        if len == 0 || start % self.page_size != 0 || len % self.page_size != 0 {
+        if len == 0 || !start.is_multiple_of(self.page_size) || !len.is_multiple_of(self.page_size) {
             return Err(Errno::EINVAL);
         }
         let end = start.checked_add(len).filter(|&end| end <= self.limit).ok_or(Errno::ENOMEM)?;

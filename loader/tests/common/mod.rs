@@ -1,7 +1,7 @@
 //! What the loader's integration tests share: the real ELF files under
 //! `tests/data/`, an independent reading of their program headers, and a
 //! decoder for the initial stack.
-#![allow(dead_code)] // reason: each test binary uses its own part of this module
+#![allow(dead_code, reason = "each test binary uses its own part of this module")]
 
 use goblin::elf64::header::Header;
 use goblin::elf64::program_header::{ProgramHeader, SIZEOF_PHDR};
