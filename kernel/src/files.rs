@@ -1,16 +1,21 @@
-//! Files of μprocesses: the one VFS (a tmpfs filled from the initramfs),
-//! each μprocess's open files, and the glue between the process layer and
-//! posix-shim's file system calls.
+//! Files of μprocesses: the one VFS (a tmpfs filled from the initramfs, with
+//! the standard device nodes), each μprocess's descriptors and working
+//! directory, the console driver behind /dev/console and /dev/tty, and the
+//! glue to posix-shim's file system calls.
 
 use crate::process::Process;
 use crate::syscall::Outcome;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use arch_morello::cpu;
 use posix_shim::Errno;
-use posix_shim::syscall::args::SyscallArgs;
+use posix_shim::device::{CharDevices, Random, SetWhen, Termios, TtyReply, TtyRequest, Winsize};
+use posix_shim::fd::{FdTable, FileObject, OpenFile};
+use posix_shim::syscall::args::{OpenFlags, SyscallArgs};
 use posix_shim::syscall::numbers::Sysno;
-use posix_shim::vfs::{Clock, Credentials, Timespec, Vfs};
-use spin::Once;
+use posix_shim::syscall::{FsContext, FsState, dispatch_fs};
+use posix_shim::vfs::{Clock, Credentials, DevNumber, NewNode, Timespec, Vfs};
+use spin::{Mutex, Once};
 
 /// File times come from the real-time clock.
 struct KernelClock;
@@ -24,12 +29,49 @@ impl Clock for KernelClock {
 
 static VFS: Once<Vfs> = Once::new();
 
-/// The filesystem, created empty on first use.
+/// The filesystem: created on first use with the directories and device
+/// nodes every Linux program expects (`/dev`, `/dev/shm`, `/tmp`, ...).
 pub fn vfs() -> &'static Vfs {
     VFS.call_once(|| {
         let free = crate::platform::platform().frames.lock().free_bytes();
-        Vfs::new(Arc::new(KernelClock), free / 2)
+        let vfs = Vfs::new(Arc::new(KernelClock), free / 2);
+        standard_nodes(&vfs);
+        vfs
     })
+}
+
+fn standard_nodes(vfs: &Vfs) {
+    let root = Credentials::root();
+    let dir = |path: &[u8], perm: u32| {
+        let (parent, name) = split(path);
+        if let Ok(parent) = vfs.lookup(&vfs.root(), parent, true, &root) {
+            let _ = vfs.create(&parent, name, NewNode::Directory, perm, &root);
+        }
+    };
+    for (path, perm) in [(&b"/dev"[..], 0o755), (b"/dev/shm", 0o1777), (b"/tmp", 0o1777), (b"/proc", 0o555), (b"/sys", 0o555)] {
+        dir(path, perm);
+    }
+    if let Ok(dev) = vfs.lookup(&vfs.root(), b"/dev", true, &root) {
+        for (name, number, perm) in [
+            (&b"null"[..], DevNumber::NULL, 0o666),
+            (b"zero", DevNumber::ZERO, 0o666),
+            (b"full", DevNumber::FULL, 0o666),
+            (b"random", DevNumber::RANDOM, 0o666),
+            (b"urandom", DevNumber::URANDOM, 0o666),
+            (b"tty", DevNumber::TTY, 0o666),
+            (b"console", DevNumber::CONSOLE, 0o600),
+        ] {
+            let _ = vfs.create(&dev, name, NewNode::CharDevice(number), perm, &root);
+        }
+    }
+}
+
+fn split(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => (b"/", &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (b".", path),
+    }
 }
 
 /// Fills the filesystem from an initramfs (cpio newc).
@@ -38,7 +80,7 @@ pub fn unpack_initramfs(archive: &[u8]) -> Result<(), Errno> {
         log::error!("initramfs: {e:?}");
         Errno::EINVAL
     })?;
-    log::info!("initramfs: {stats:?}");
+    log::info!("initramfs: {} entries", stats.entries);
     Ok(())
 }
 
@@ -63,16 +105,241 @@ pub fn read_file(path: &[u8]) -> Result<Vec<u8>, Errno> {
     Ok(contents)
 }
 
-/// A μprocess's files: descriptor table, working directory, umask.
-#[derive(Debug, Default)]
-pub struct FileState {}
-
-/// File system calls, handled by posix-shim.
-pub fn dispatch(_p: &mut Process, _sysno: Sysno, _a: &SyscallArgs) -> Outcome {
-    Outcome::Return(Err(Errno::ENOSYS))
+/// A μprocess's files: descriptor table, working directory and umask.
+#[derive(Debug)]
+pub struct FileState {
+    /// Open descriptors.
+    pub fds: FdTable,
+    /// Working directory and umask.
+    pub fs: FsState,
 }
 
-/// The bytes a file mapping of `len` bytes at `offset` of `fd` shows.
-pub fn read_for_mmap(_p: &mut Process, _fd: i32, _offset: u64, _len: u64) -> Result<Vec<u8>, Errno> {
-    Err(Errno::ENODEV)
+impl FileState {
+    /// The first μprocess's files: descriptors 0, 1 and 2 on the console.
+    pub fn with_console() -> Result<FileState, Errno> {
+        let vfs = vfs();
+        let console = vfs.lookup(&vfs.root(), b"/dev/console", true, &Credentials::root())?;
+        let file = OpenFile::new(FileObject::Device(console, DevNumber::CONSOLE), OpenFlags::RDWR);
+        let mut fds = FdTable::new(1024);
+        for _ in 0..3 {
+            fds.insert(file.clone(), false)?;
+        }
+        Ok(FileState { fds, fs: FsState::new(vfs) })
+    }
+
+    /// No descriptors, the root as working directory.
+    pub fn empty() -> FileState {
+        FileState { fds: FdTable::new(1024), fs: FsState::new(vfs()) }
+    }
+}
+
+/// How the console behaves: a terminal (termios, echo, line editing), or,
+/// when the host captures the output (`morsel.console=pipe`), a plain byte
+/// stream that is not a terminal, as a Linux program's redirected stdout is.
+#[derive(Debug)]
+struct ConsoleDriver {
+    termios: Mutex<Termios>,
+    winsize: Mutex<Winsize>,
+    is_terminal: bool,
+    /// A line being edited in canonical mode, not yet readable.
+    line: Mutex<Vec<u8>>,
+    /// Input ready to be read.
+    ready: Mutex<alloc::collections::VecDeque<u8>>,
+    /// End-of-file typed (VEOF on an empty line): the next read returns 0.
+    end_of_file: Mutex<bool>,
+}
+
+const ICRNL: u32 = 0o400;
+const OPOST: u32 = 0o1;
+const ONLCR: u32 = 0o4;
+const ICANON: u32 = 0o2;
+const ECHO: u32 = 0o10;
+const VERASE: usize = 2;
+const VEOF: usize = 4;
+
+impl ConsoleDriver {
+    fn console() -> &'static crate::platform::Console {
+        &crate::platform::platform().console
+    }
+
+    fn echo(&self, termios: &Termios, bytes: &[u8]) {
+        if self.is_terminal && termios.lflag & ECHO != 0 {
+            self.output(termios, bytes);
+        }
+    }
+
+    fn output(&self, termios: &Termios, bytes: &[u8]) {
+        if self.is_terminal && termios.oflag & (OPOST | ONLCR) == OPOST | ONLCR && bytes.contains(&b'\n') {
+            let mut translated = Vec::with_capacity(bytes.len() + 8);
+            for &b in bytes {
+                if b == b'\n' {
+                    translated.push(b'\r');
+                }
+                translated.push(b);
+            }
+            Self::console().write_user(&translated);
+        } else {
+            Self::console().write_user(bytes);
+        }
+    }
+
+    /// Moves received bytes through the line discipline.
+    fn take_input(&self) {
+        let mut buf = [0u8; 64];
+        loop {
+            let n = Self::console().read_received(&mut buf);
+            if n == 0 {
+                return;
+            }
+            let termios = *self.termios.lock();
+            for &byte in &buf[..n] {
+                let byte = if self.is_terminal && termios.iflag & ICRNL != 0 && byte == b'\r' { b'\n' } else { byte };
+                if !self.is_terminal || termios.lflag & ICANON == 0 {
+                    self.echo(&termios, &[byte]);
+                    self.ready.lock().push_back(byte);
+                    continue;
+                }
+                let mut line = self.line.lock();
+                if byte == termios.cc[VERASE] || byte == 8 {
+                    if line.pop().is_some() {
+                        self.echo(&termios, b"\x08 \x08");
+                    }
+                } else if byte == termios.cc[VEOF] {
+                    if line.is_empty() {
+                        *self.end_of_file.lock() = true;
+                    }
+                    self.ready.lock().extend(line.drain(..));
+                } else {
+                    line.push(byte);
+                    self.echo(&termios, &[byte]);
+                    if byte == b'\n' {
+                        self.ready.lock().extend(line.drain(..));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl CharDevices for ConsoleDriver {
+    fn open(&self, dev: DevNumber) -> Result<(), Errno> {
+        if dev == DevNumber::CONSOLE || dev == DevNumber::TTY { Ok(()) } else { Err(Errno::ENXIO) }
+    }
+
+    fn read(&self, _dev: DevNumber, buf: &mut [u8], nonblocking: bool) -> Result<usize, Errno> {
+        loop {
+            self.take_input();
+            let mut ready = self.ready.lock();
+            if !ready.is_empty() {
+                let n = buf.len().min(ready.len());
+                for (slot, byte) in buf.iter_mut().zip(ready.drain(..n)) {
+                    *slot = byte;
+                }
+                return Ok(n);
+            }
+            drop(ready);
+            if core::mem::take(&mut *self.end_of_file.lock()) {
+                return Ok(0);
+            }
+            if nonblocking {
+                return Err(Errno::EAGAIN);
+            }
+            cpu::wait_for_interrupt();
+        }
+    }
+
+    fn write(&self, _dev: DevNumber, data: &[u8]) -> Result<usize, Errno> {
+        let termios = *self.termios.lock();
+        self.output(&termios, data);
+        Ok(data.len())
+    }
+
+    fn tty_request(&self, _dev: DevNumber, request: TtyRequest) -> Result<TtyReply, Errno> {
+        if !self.is_terminal {
+            return Err(Errno::ENOTTY);
+        }
+        Ok(match request {
+            TtyRequest::GetTermios => TtyReply::Termios(*self.termios.lock()),
+            TtyRequest::SetTermios(termios, when) => {
+                if when == SetWhen::Flush {
+                    self.ready.lock().clear();
+                    self.line.lock().clear();
+                }
+                *self.termios.lock() = termios;
+                TtyReply::Done
+            }
+            TtyRequest::GetWinsize => TtyReply::Winsize(*self.winsize.lock()),
+            TtyRequest::SetWinsize(size) => {
+                *self.winsize.lock() = size;
+                TtyReply::Done
+            }
+            TtyRequest::GetForegroundGroup => TtyReply::Group(1),
+            TtyRequest::SetForegroundGroup(_) => TtyReply::Done,
+        })
+    }
+}
+
+fn console_driver() -> &'static ConsoleDriver {
+    static DRIVER: Once<ConsoleDriver> = Once::new();
+    DRIVER.call_once(|| ConsoleDriver {
+        termios: Mutex::new(Termios::DEFAULT),
+        winsize: Mutex::new(Winsize { rows: 24, cols: 80, xpixel: 0, ypixel: 0 }),
+        is_terminal: crate::platform::platform().machine.boot_arg("morsel.console") != Some("pipe"),
+        line: Mutex::new(Vec::new()),
+        ready: Mutex::new(alloc::collections::VecDeque::new()),
+        end_of_file: Mutex::new(false),
+    })
+}
+
+/// Random bytes for /dev/random and /dev/urandom.
+struct KernelRandom;
+
+impl Random for KernelRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        crate::random::fill(buf);
+    }
+}
+
+/// File system calls, handled by posix-shim against this μprocess's files.
+pub fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
+    let cred = p.credentials.for_files();
+    let mut random = KernelRandom;
+    let mut ctx = FsContext {
+        vfs: vfs(),
+        fds: &mut p.files.fds,
+        fs: &mut p.files.fs,
+        cred: &cred,
+        devices: console_driver(),
+        random: &mut random,
+    };
+    match dispatch_fs(&mut ctx, &mut p.space, sysno, a) {
+        Some(result) => Outcome::Return(result),
+        None => Outcome::Return(Err(Errno::ENOSYS)),
+    }
+}
+
+/// The bytes a private file mapping of `len` bytes at `offset` of `fd`
+/// shows: the file's contents, zeros past its end.
+pub fn read_for_mmap(p: &mut Process, fd: i32, offset: u64, len: u64) -> Result<Vec<u8>, Errno> {
+    let fd = posix_shim::syscall::args::Fd::new(fd)?;
+    let file = p.files.fds.get(fd)?;
+    if !file.flags().readable() {
+        return Err(Errno::EACCES);
+    }
+    let FileObject::Inode(inode) = file.object() else {
+        return Err(Errno::ENODEV);
+    };
+    if inode.is_dir() {
+        return Err(Errno::ENODEV);
+    }
+    let mut contents = alloc::vec![0u8; usize::try_from(len).map_err(|_| Errno::ENOMEM)?];
+    let mut done = 0;
+    while done < contents.len() {
+        let n = inode.read_at(offset + done as u64, &mut contents[done..], vfs().now())?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(contents)
 }

@@ -11,6 +11,7 @@ extern crate std;
 pub mod ktest;
 pub mod machine;
 pub mod memory;
+pub mod strace;
 pub mod vm;
 
 #[cfg(target_os = "none")]

@@ -78,13 +78,20 @@ fn run_first_process(platform: &Platform) -> u32 {
         }
     };
     let envp = INIT_ENVIRONMENT.iter().map(|v| v.to_vec()).collect();
+    let files = match crate::files::FileState::with_console() {
+        Ok(files) => files,
+        Err(e) => {
+            log::error!("cannot open /dev/console: {e}");
+            return 127;
+        }
+    };
     let spawned = crate::process::Process::spawn(
         crate::process::next_pid(),
         &path,
         &exe,
         argv,
         envp,
-        crate::files::FileState::default(),
+        files,
         &mut |interpreter| crate::files::read_file(interpreter),
     );
     match spawned {

@@ -50,13 +50,13 @@ impl UserAddr {
     }
 
     /// `self + offset`, or `EFAULT` if that wraps around the address space.
-    pub fn add(self, offset: u64) -> Result<UserAddr, Errno> {
+    pub fn offset(self, offset: u64) -> Result<UserAddr, Errno> {
         self.0.checked_add(offset).map(UserAddr).ok_or(Errno::EFAULT)
     }
 
     /// `self + offset` for a buffer offset.
     pub fn add_usize(self, offset: usize) -> Result<UserAddr, Errno> {
-        self.add(u64::try_from(offset).map_err(|_| Errno::EFAULT)?)
+        self.offset(u64::try_from(offset).map_err(|_| Errno::EFAULT)?)
     }
 }
 
@@ -190,7 +190,7 @@ impl FakeUserMemory {
         self.ranges.insert(base, (vec![0; len], true));
     }
 
-    /// Maps `len` zero bytes at `base`, read-only.
+    /// Maps a copy of `data` at `base`, read-only.
     pub fn map_read_only(&mut self, base: u64, data: &[u8]) {
         self.ranges.insert(base, (data.to_vec(), false));
     }

@@ -19,7 +19,7 @@ fn run(exe: &[u8]) -> Result<Exit, Errno> {
         exe,
         vec![b"program".to_vec()],
         vec![],
-        FileState::default(),
+        FileState::empty(),
         &mut |_| Err(Errno::ENOENT),
     )?;
     Ok(process.run())

@@ -101,6 +101,19 @@ pub struct Credentials {
     pub groups: Vec<u32>,
 }
 
+impl Credentials {
+    /// The identity file operations check: real and effective ids.
+    pub fn for_files(&self) -> posix_shim::vfs::Credentials {
+        posix_shim::vfs::Credentials {
+            ruid: self.uid[0],
+            rgid: self.gid[0],
+            euid: self.uid[1],
+            egid: self.gid[1],
+            groups: self.groups.clone(),
+        }
+    }
+}
+
 /// Linux's default limits for init (RLIM_INFINITY is all ones).
 const DEFAULT_LIMITS: [[u64; 2]; 16] = {
     const INF: u64 = u64::MAX;

@@ -48,20 +48,15 @@ pub fn handle(process: &mut Process) -> Option<Exit> {
     let number = x[8];
     let args = SyscallArgs::new([x[0], x[1], x[2], x[3], x[4], x[5]]);
     let sysno = Sysno::from_number(number);
+    let traced = strace_enabled().then(|| crate::strace::describe_call(sysno, number, &args.regs, &process.space));
     let outcome = match sysno {
         Some(sysno) => dispatch(process, sysno, &args),
         None => Outcome::Return(Err(Errno::ENOSYS)),
     };
-    if strace_enabled() {
-        let name = sysno.map_or("unknown", Sysno::name);
+    if let Some(call) = traced {
         match &outcome {
-            Outcome::Return(Ok(value)) => {
-                log::info!("[pid {}] {name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = {value:#x}", process.pid, args.regs[0], args.regs[1], args.regs[2], args.regs[3], args.regs[4], args.regs[5]);
-            }
-            Outcome::Return(Err(e)) => {
-                log::info!("[pid {}] {name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = -1 {}", process.pid, args.regs[0], args.regs[1], args.regs[2], args.regs[3], args.regs[4], args.regs[5], e);
-            }
-            Outcome::Exit(exit) => log::info!("[pid {}] {name}({}) = ? ({exit:?})", process.pid, args.regs[0] as i64),
+            Outcome::Return(result) => log::info!("[pid {}] {call}{}", process.pid, crate::strace::describe_result(sysno, result)),
+            Outcome::Exit(_) => log::info!("[pid {}] {call} = ?", process.pid),
         }
     }
     match outcome {

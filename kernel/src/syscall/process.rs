@@ -51,7 +51,7 @@ pub fn getgroups(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     for (i, g) in groups.iter().enumerate() {
-        p.space.write_u32(a.addr(1).add(4 * i as u64)?, *g)?;
+        p.space.write_u32(a.addr(1).offset(4 * i as u64)?, *g)?;
     }
     Ok(groups.len() as u64)
 }
@@ -124,7 +124,7 @@ pub fn setgroups(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     }
     let mut groups = alloc::vec::Vec::new();
     for i in 0..size {
-        groups.push(p.space.read_u32(a.addr(1).add(4 * i)?)?);
+        groups.push(p.space.read_u32(a.addr(1).offset(4 * i)?)?);
     }
     p.credentials.groups = groups;
     Ok(0)
@@ -175,7 +175,7 @@ pub fn prctl(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 const RLIMIT_NLIMITS: u32 = 16;
 
 fn read_limit(p: &Process, addr: UserAddr) -> Result<[u64; 2], Errno> {
-    Ok([p.space.read_u64(addr)?, p.space.read_u64(addr.add(8)?)?])
+    Ok([p.space.read_u64(addr)?, p.space.read_u64(addr.offset(8)?)?])
 }
 
 /// prlimit64(pid, resource, new, old).
@@ -197,7 +197,7 @@ pub fn prlimit64(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     }
     if !a.addr(3).is_null() {
         p.space.write_u64(a.addr(3), old[0])?;
-        p.space.write_u64(a.addr(3).add(8)?, old[1])?;
+        p.space.write_u64(a.addr(3).offset(8)?, old[1])?;
     }
     if let Some(limit) = new {
         p.limits[resource as usize] = limit;
@@ -258,13 +258,13 @@ pub fn rt_sigaction(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         }
         let mut action = [0u64; 4];
         for (i, field) in action.iter_mut().enumerate() {
-            *field = p.space.read_u64(a.addr(1).add(8 * i as u64)?)?;
+            *field = p.space.read_u64(a.addr(1).offset(8 * i as u64)?)?;
         }
         Some(action)
     };
     if !a.addr(2).is_null() {
         for (i, field) in old.iter().enumerate() {
-            p.space.write_u64(a.addr(2).add(8 * i as u64)?, *field)?;
+            p.space.write_u64(a.addr(2).offset(8 * i as u64)?, *field)?;
         }
     }
     if let Some(action) = new {

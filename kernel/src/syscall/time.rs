@@ -62,7 +62,7 @@ fn write_timespec(p: &mut Process, addr: UserAddr, ns: u64) -> Result<(), Errno>
 
 fn read_timespec(p: &Process, addr: UserAddr) -> Result<u64, Errno> {
     let seconds = p.space.read_u64(addr)? as i64;
-    let nanos = p.space.read_u64(addr.add(8)?)? as i64;
+    let nanos = p.space.read_u64(addr.offset(8)?)? as i64;
     if seconds < 0 || !(0..NANOS as i64).contains(&nanos) {
         return Err(Errno::EINVAL);
     }

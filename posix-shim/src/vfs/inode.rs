@@ -127,7 +127,7 @@ impl FileData {
             let first_dropped = len.div_ceil(PAGE_SIZE);
             let dropped = self.pages.split_off(&first_dropped);
             self.usage.release_pages(to_u64(dropped.len()));
-            if len % PAGE_SIZE != 0
+            if !len.is_multiple_of(PAGE_SIZE)
                 && let Some(p) = self.pages.get_mut(&(len / PAGE_SIZE))
             {
                 p[to_usize(len % PAGE_SIZE)..].fill(0);
@@ -158,7 +158,7 @@ impl FileData {
             let page = pos / PAGE_SIZE;
             let page_end = (page + 1) * PAGE_SIZE;
             let stop = end.min(page_end);
-            if pos % PAGE_SIZE == 0 && stop == page_end {
+            if pos.is_multiple_of(PAGE_SIZE) && stop == page_end {
                 if self.pages.remove(&page).is_some() {
                     self.usage.release_pages(1);
                 }
