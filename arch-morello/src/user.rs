@@ -100,6 +100,11 @@ pub mod exception_class {
 /// masked (they are unmasked at EL0 by the saved PSTATE and taken through
 /// the lower-EL vectors).
 pub unsafe fn run_user(context: &mut UserContext) -> Trap {
+    // On Morello the resume address must be a tagged capability in CELR.
+    let capabilities = crate::cpu::features().capabilities;
+    if capabilities {
+        crate::morello::insn::write_celr_from_ddc(context.pc);
+    }
     let kind: u64;
     // SAFETY: the assembly saves and restores every callee-saved register
     // and the kernel SP, and touches only `context`; the caller vouches for
@@ -108,6 +113,7 @@ pub unsafe fn run_user(context: &mut UserContext) -> Trap {
         core::arch::asm!(
             "bl __user_enter",
             inout("x0") context as *mut UserContext => kind,
+            inout("x2") u64::from(capabilities) => _,
             clobber_abi("C"),
         );
     }
@@ -130,10 +136,11 @@ const FPSR_OFFSET: usize = core::mem::offset_of!(UserContext, fpsr);
 const KERNEL_SP_OFFSET: usize = core::mem::offset_of!(UserContext, kernel_sp);
 const V_OFFSET: usize = core::mem::offset_of!(UserContext, v);
 
-// __user_enter(x0 = context): called (bl) from `run_user`, so x30 is the
-// return address into Rust. The context pointer lives in TPIDR_EL1 while
-// the user runs. __user_trap is entered from the lower-EL vectors with the
-// user's x0/x1 saved at [sp] and the trap kind in x1... see below.
+// __user_enter(x0 = context, x2 = CELR already set): called (bl) from
+// `run_user`, so x30 is the return address into Rust. The context pointer
+// lives in TPIDR_EL1 while the μprocess runs. __user_trap is entered from
+// the lower-EL vectors with the user's x0/x1 saved at [sp] and the trap kind
+// in x0.
 global_asm!(
     r#"
     .section .text.user, "ax"
@@ -150,10 +157,12 @@ __user_enter:
     str     x1, [x0, #{kernel_sp}]
     msr     tpidr_el1, x0
 
-    ldr     x1, [x0, #{sp}]
-    msr     sp_el0, x1
+    // x2 != 0: CELR already holds the resume address (Morello).
+    cbnz    x2, 1f
     ldr     x1, [x0, #{pc}]
     msr     elr_el1, x1
+1:  ldr     x1, [x0, #{sp}]
+    msr     sp_el0, x1
     ldr     x1, [x0, #{pstate}]
     msr     spsr_el1, x1
     ldr     x1, [x0, #{tpidr}]

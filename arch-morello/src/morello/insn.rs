@@ -282,6 +282,24 @@ pub fn representable_length_and_mask(length: u64) -> (u64, u64) {
     (rrlen, rrmask)
 }
 
+/// CELR_EL1 := DDC with its address set to `address`: where `eret` resumes,
+/// as a tagged capability (a plain `msr elr_el1` would untag it).
+pub fn write_celr_from_ddc(address: u64) {
+    // SAFETY: only called with capabilities enabled; the block derives a
+    // capability from DDC and writes the exception link register, touching
+    // c0/x0 and c1/x1, both declared.
+    unsafe {
+        core::arch::asm!(
+            ".inst 0xc29b4120", // mrs     c0, DDC
+            ".inst 0xc2c14000", // scvalue c0, c0, x1
+            ".inst 0xc2884020", // msr     CELR_EL1, c0
+            out("x0") _,
+            in("x1") address,
+            options(nostack, nomem),
+        );
+    }
+}
+
 /// CVBAR_EL1 := DDC with its address set to `address`.
 pub fn write_cvbar_from_ddc(address: u64) {
     // SAFETY: only called with capabilities enabled (CPACR_EL1.CEN); the

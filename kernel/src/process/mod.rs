@@ -252,6 +252,12 @@ impl Process {
         let class = ((esr >> 26) & 0x3f) as u8;
         match class {
             exception_class::SVC64 => crate::syscall::handle(self),
+            exception_class::DATA_ABORT_LOWER | exception_class::INSTRUCTION_ABORT_LOWER
+                if !is_translation_fault(esr) =>
+            {
+                let what = alloc::format!("{} at {:#x} (fault status {:#x})", fault_kind(esr), self.context.far, esr & 0x3f);
+                Some(self.kill(signal::SIGSEGV, &what))
+            }
             exception_class::DATA_ABORT_LOWER | exception_class::INSTRUCTION_ABORT_LOWER => {
                 let access = if class == exception_class::INSTRUCTION_ABORT_LOWER {
                     Access::Execute
@@ -316,6 +322,23 @@ impl Process {
             self.context.esr
         );
         Exit::Signal(signal)
+    }
+}
+
+/// Whether an abort's fault status (ESR bits 5:0) is a translation fault
+/// (no page yet: demand paging handles it). Permission, access-flag and
+/// Morello capability faults are not: pages are mapped with the access their
+/// area allows, so those end the μprocess.
+fn is_translation_fault(esr: u64) -> bool {
+    (esr & 0x3c) == 0x04
+}
+
+fn fault_kind(esr: u64) -> &'static str {
+    match esr & 0x3c {
+        0x0c => "permission fault",
+        0x08 => "access flag fault",
+        0x28 => "capability fault",
+        _ => "memory fault",
     }
 }
 
