@@ -127,6 +127,17 @@ impl FileState {
         Ok(FileState { fds, fs: FsState::new(vfs) })
     }
 
+    /// The same files with `path` (absolute) as working directory.
+    pub fn with_cwd(mut self, path: &[u8]) -> Result<FileState, Errno> {
+        let vfs = vfs();
+        let dir = vfs.lookup(&vfs.root(), path, true, &Credentials::root())?;
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        self.fs.cwd = dir;
+        Ok(self)
+    }
+
     /// No descriptors, the root as working directory.
     pub fn empty() -> FileState {
         FileState { fds: FdTable::new(1024), fs: FsState::new(vfs()) }

@@ -85,6 +85,17 @@ fn run_first_process(platform: &Platform) -> u32 {
             return 127;
         }
     };
+    let cwd = platform.machine.boot_arg("morsel.cwd").and_then(|hex| decode_argv(hex)).and_then(|mut v| v.pop());
+    let files = match cwd {
+        Some(dir) => match files.with_cwd(&dir) {
+            Ok(files) => files,
+            Err(e) => {
+                log::error!("cannot change to {}: {e}", String::from_utf8_lossy(&dir));
+                return 127;
+            }
+        },
+        None => files,
+    };
     let spawned = crate::process::Process::spawn(
         crate::process::next_pid(),
         &path,

@@ -615,11 +615,13 @@ fn standard_layout(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Copies host file or directory `host` to `guest` (relative to the image
-/// root), following the image's symlinks inside the image. A file replaces
-/// what was there; a directory's contents are merged into the one there.
+/// Copies host file, symlink or directory `host` to `guest` (relative to
+/// the image root), following the image's symlinks inside the image. A file
+/// or symlink replaces what was there; a directory's contents are merged
+/// into the one there.
 fn place(root: &Path, host: &Path, guest: &Path, mode: Option<u32>) -> Result<(), String> {
-    let meta = fs::metadata(host).map_err(at(host))?;
+    let is_link = fs::symlink_metadata(host).map_err(at(host))?.file_type().is_symlink();
+    let meta = if is_link { fs::symlink_metadata(host) } else { fs::metadata(host) }.map_err(at(host))?;
     if meta.is_dir() {
         if mode.is_some() {
             return Err(format!("{}: a mode applies to a single file, not a directory", host.display()));
@@ -644,6 +646,10 @@ fn place(root: &Path, host: &Path, guest: &Path, mode: Option<u32>) -> Result<()
         Ok(old) if old.is_dir() => return Err(format!("/{} is a directory in the image", guest.display())),
         Ok(_) => fs::remove_file(&dest).map_err(at(&dest))?,
         Err(_) => {}
+    }
+    if is_link {
+        let target = fs::read_link(host).map_err(at(host))?;
+        return std::os::unix::fs::symlink(target, &dest).map_err(at(&dest));
     }
     fs::copy(host, &dest).map_err(|e| format!("copying {} to the image: {e}", host.display()))?;
     let perm = mode.unwrap_or(meta.permissions().mode() & 0o7777);

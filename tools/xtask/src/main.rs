@@ -10,6 +10,7 @@
 //! cargo xtask image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...
 //! ```
 
+mod applets;
 mod console;
 mod cpio;
 mod flat;
@@ -158,10 +159,15 @@ fn cmd_run(o: &Options) -> Result<ExitCode, String> {
 
 /// Kernel arguments that start `argv` as the first μprocess (each argument
 /// hex-encoded, so that any bytes survive the command line), with the
-/// default environment; `strace` logs its system calls.
+/// default environment; `strace` logs its system calls. When our stdout is
+/// not a terminal, the console is a plain stream (not a tty) for the
+/// μprocess too, as a redirected stdout is on Linux.
 pub fn program_bootargs(argv: &[String], strace: bool) -> Vec<String> {
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    use std::io::IsTerminal;
     let mut args = Vec::new();
+    if !std::io::stdout().is_terminal() {
+        args.push("morsel.console=pipe".to_string());
+    }
     if !argv.is_empty() {
         args.push(format!("morsel.argv={}", argv.iter().map(|a| hex(a.as_bytes())).collect::<Vec<_>>().join(",")));
     }
@@ -169,6 +175,11 @@ pub fn program_bootargs(argv: &[String], strace: bool) -> Vec<String> {
         args.push("morsel.strace=1".to_string());
     }
     args
+}
+
+/// Bytes as the kernel command line carries them: lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn exit_code(status: Option<i32>) -> ExitCode {
@@ -311,6 +322,7 @@ fn cmd_test(o: &Options) -> Result<ExitCode, String> {
     record("guest tests on the reference (qemu-user)", guest::run_reference(&guests), &mut total);
     let kernel = build_kernel(o.release, &[])?;
     record("qemu-test virt", qemu_test(&kernel, &machines(Some("virt"), None)?, None, 120)?, &mut total);
+    record("busybox applets, Morsel against Linux", applets::check(&kernel)?, &mut total);
     if qemu::morello_qemu().is_some() {
         record("qemu-test morello", qemu_test(&kernel, &[Machine::Morello], None, 600)?, &mut total);
     } else {
@@ -340,6 +352,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   test           host tests, capability vectors, QEMU tests (virt GICv2+GICv3, Morello if installed), harness self-tests
   qemu-test [--machine virt|morello] [--gic 2|3] [--features F] [--filter TEXT] [--timeout SECS]
                  run the in-kernel tests in QEMU
+  applets        run tests/busybox/applets.txt on Morsel and on Linux (qemu-user) and compare
   vectors [DIR]  check the capability model against reference vectors (default ../shared/vectors/morello-cap,
                  or MORELLO_CAP_VECTORS)
   build [--release] [--features F]
@@ -362,6 +375,10 @@ fn main() -> ExitCode {
         "test" => cmd_test(&o),
         "qemu-test" => cmd_qemu_test(&o),
         "vectors" => cmd_vectors(&o),
+        "applets" => build_kernel(o.release, &[]).and_then(|kernel| applets::check(&kernel)).map(|tally| {
+            println!("{}", tally.line());
+            if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }),
         "guest-test" => guest::command(o.reference),
         "image" => image::command(&o.positional, &o.packages, &o.add),
         "build" => build_kernel(o.release, &o.features).map(|p| {

@@ -173,6 +173,16 @@ impl Boot<'_> {
     /// Boots, relays the console to our stdout, and waits for the end or the
     /// watchdog.
     pub fn run(&self) -> Result<Outcome, String> {
+        self.boot(true)
+    }
+
+    /// Boots and waits like [`Boot::run`], keeping what μprocesses write
+    /// (in [`Outcome::user_output`]) instead of showing it.
+    pub fn run_captured(&self) -> Result<Outcome, String> {
+        self.boot(false)
+    }
+
+    fn boot(&self, show_user_output: bool) -> Result<Outcome, String> {
         let mut cmd = self.command()?;
         if self.gdb {
             eprintln!(
@@ -205,9 +215,11 @@ impl Boot<'_> {
                 for piece in pieces {
                     match piece {
                         Piece::User(bytes) => {
-                            let mut out = std::io::stdout().lock();
-                            let _ = out.write_all(&bytes);
-                            let _ = out.flush();
+                            if show_user_output {
+                                let mut out = std::io::stdout().lock();
+                                let _ = out.write_all(&bytes);
+                                let _ = out.flush();
+                            }
                             outcome.1.extend(bytes);
                         }
                         Piece::Kernel(bytes) => {

@@ -1,0 +1,229 @@
+//! BusyBox applets on Morsel against the Linux reference: each command of
+//! `tests/busybox/applets.txt` runs as the first μprocess of a Morsel boot
+//! (busybox image plus `tests/busybox/data` as `/data`, the working
+//! directory) and under qemu-user on the host kernel (in a copy of the same
+//! directory), and the two must agree: stdout and stderr together (on
+//! Morsel both are the console) byte for byte and the exit status, or for
+//! `form:` commands the exit status and the number of lines.
+
+use crate::image::{self, Addition};
+use crate::qemu::{Boot, KernelText, Machine};
+use crate::tally::Tally;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// How a command's outputs are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Comparison {
+    /// Same bytes, same status.
+    Exact,
+    /// Same status, same number of lines.
+    Form,
+}
+
+/// One command to compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Case {
+    comparison: Comparison,
+    args: Vec<String>,
+}
+
+/// Splits at spaces; 'single quotes' keep spaces (and lose the quotes).
+fn split_arguments(line: &str) -> Result<Vec<String>, String> {
+    let mut args = Vec::new();
+    let mut current: Option<String> = None;
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                current.get_or_insert_with(String::new);
+            }
+            ' ' if !quoted => args.extend(current.take()),
+            _ => current.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if quoted {
+        return Err(format!("unterminated quote in: {line}"));
+    }
+    args.extend(current);
+    Ok(args)
+}
+
+/// Reads the case list.
+fn parse_cases(text: &str) -> Result<Vec<Case>, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let (kind, rest) = line.split_once(':').ok_or_else(|| format!("no `exact:` or `form:` in: {line}"))?;
+            let comparison = match kind {
+                "exact" => Comparison::Exact,
+                "form" => Comparison::Form,
+                other => return Err(format!("unknown comparison `{other}` in: {line}")),
+            };
+            let args = split_arguments(rest.trim())?;
+            if args.is_empty() {
+                return Err(format!("no command in: {line}"));
+            }
+            Ok(Case { comparison, args })
+        })
+        .collect()
+}
+
+/// What one run gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Run {
+    output: Vec<u8>,
+    status: i32,
+}
+
+/// The environment Morsel gives its first μprocess (kernel/src/start.rs),
+/// in its order.
+const ENVIRONMENT: [(&str, &str); 3] =
+    [("HOME", "/"), ("TERM", "linux"), ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")];
+
+fn run_reference(busybox: &Path, data: &Path, args: &[String]) -> Result<Run, String> {
+    let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
+    // qemu-user hands its environment to the guest in reverse order, so it
+    // gets ours reversed (through env -i, which keeps the order given).
+    let mut child = Command::new("env")
+        .arg("-i")
+        .args(ENVIRONMENT.iter().rev().map(|(k, v)| format!("{k}={v}")))
+        .arg("qemu-aarch64")
+        .arg(busybox)
+        .args(args)
+        .current_dir(data)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().map_err(|e| e.to_string())?)
+        .stderr(writer)
+        .spawn()
+        .map_err(|e| format!("cannot run qemu-aarch64: {e}"))?;
+    let mut output = Vec::new();
+    std::io::Read::read_to_end(&mut &reader, &mut output).map_err(|e| e.to_string())?;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    use std::os::unix::process::ExitStatusExt;
+    let status = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Ok(Run { output, status })
+}
+
+fn run_morsel(kernel: &Path, initrd: &Path, args: &[String]) -> Result<Run, String> {
+    let mut argv = vec!["/bin/busybox".to_string()];
+    argv.extend(args.iter().cloned());
+    let mut bootargs = vec![
+        "morsel.console=pipe".to_string(),
+        "morsel.log=warn".to_string(),
+        format!("morsel.cwd={}", crate::hex(b"/data")),
+    ];
+    bootargs.push(format!("morsel.argv={}", argv.iter().map(|a| crate::hex(a.as_bytes())).collect::<Vec<_>>().join(",")));
+    let outcome = Boot {
+        kernel,
+        machine: Machine::Virt { gic: 3, el2: false },
+        initrd: Some(initrd),
+        bootargs,
+        memory_mib: 512,
+        smp: 1,
+        gdb: false,
+        timeout: Duration::from_secs(60),
+        answer_input_requests: false,
+        kernel_text: KernelText::Hidden,
+    }
+    .run_captured()?;
+    let status = outcome.status.ok_or("Morsel did not finish (watchdog)")?;
+    Ok(Run { output: outcome.user_output, status })
+}
+
+fn lines(bytes: &[u8]) -> usize {
+    bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count()
+}
+
+/// Compares the two runs; `Err` says how they differ.
+fn compare(comparison: Comparison, morsel: &Run, linux: &Run) -> Result<(), String> {
+    if morsel.status != linux.status {
+        return Err(format!("exit status {} on Morsel, {} on Linux", morsel.status, linux.status));
+    }
+    match comparison {
+        Comparison::Exact if morsel.output != linux.output => Err(format!(
+            "output differs:\n    Morsel: {:?}\n    Linux:  {:?}",
+            String::from_utf8_lossy(&morsel.output),
+            String::from_utf8_lossy(&linux.output)
+        )),
+        Comparison::Form if lines(&morsel.output) != lines(&linux.output) => Err(format!(
+            "{} lines on Morsel, {} on Linux:\n    Morsel: {:?}\n    Linux:  {:?}",
+            lines(&morsel.output),
+            lines(&linux.output),
+            String::from_utf8_lossy(&morsel.output),
+            String::from_utf8_lossy(&linux.output)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A fresh copy of the data directory for one reference run (commands
+/// change it: mkdir, cp, chmod).
+fn fresh_copy(data: &Path, scratch: &Path) -> Result<PathBuf, String> {
+    let _ = std::fs::remove_dir_all(scratch);
+    let status = Command::new("cp").arg("-a").arg(data).arg(scratch).status().map_err(|e| e.to_string())?;
+    if status.success() { Ok(scratch.to_path_buf()) } else { Err("cannot copy the test data".to_string()) }
+}
+
+/// Runs every case on both systems; one check per case.
+pub fn check(kernel: &Path) -> Result<Tally, String> {
+    let root = crate::repo_root();
+    let cases = parse_cases(
+        &std::fs::read_to_string(root.join("tests/busybox/applets.txt")).map_err(|e| format!("applets.txt: {e}"))?,
+    )?;
+    let data = root.join("tests/busybox/data");
+    let additions = [Addition::parse(&format!("{}:/data", data.display()))?];
+    let initrd = image::build_image("busybox", &[], &additions)?;
+    let busybox = root.join("target/images/busybox/root/usr/bin/busybox");
+    crate::toolchain::require_program("qemu-aarch64", "qemu-user")?;
+    let scratch = root.join("target/applets-reference");
+    let mut tally = Tally::default();
+    for case in &cases {
+        let label = case.args.join(" ");
+        let verdict = fresh_copy(&data, &scratch)
+            .and_then(|dir| run_reference(&busybox, &dir, &case.args))
+            .and_then(|linux| run_morsel(kernel, &initrd, &case.args).map(|morsel| (morsel, linux)))
+            .and_then(|(morsel, linux)| compare(case.comparison, &morsel, &linux));
+        match &verdict {
+            Ok(()) => println!("applet `{label}`: ok"),
+            Err(why) => println!("applet `{label}`: FAILED: {why}"),
+        }
+        tally.add(Tally::check(verdict.is_ok()));
+    }
+    Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_arguments_with_quotes() {
+        assert_eq!(split_arguments("awk '{print $2, $1}' pairs.txt").unwrap(), ["awk", "{print $2, $1}", "pairs.txt"]);
+        assert_eq!(split_arguments("printf '' x").unwrap(), ["printf", "", "x"]);
+        assert!(split_arguments("echo 'open").is_err());
+    }
+
+    #[test]
+    fn reads_cases_and_refuses_bad_lines() {
+        let cases = parse_cases("# comment\nexact: echo hi\n\nform: ls -l\n").unwrap();
+        assert_eq!(cases.len(), 2);
+        assert_eq!(cases[1], Case { comparison: Comparison::Form, args: vec!["ls".into(), "-l".into()] });
+        assert!(parse_cases("fuzzy: echo").is_err());
+        assert!(parse_cases("echo hi").is_err());
+        assert!(parse_cases("exact:   ").is_err());
+    }
+
+    #[test]
+    fn compares_by_bytes_or_by_form() {
+        let run = |out: &str, status| Run { output: out.as_bytes().to_vec(), status };
+        assert!(compare(Comparison::Exact, &run("a\n", 0), &run("a\n", 0)).is_ok());
+        assert!(compare(Comparison::Exact, &run("a\n", 0), &run("b\n", 0)).is_err());
+        assert!(compare(Comparison::Exact, &run("a\n", 1), &run("a\n", 0)).is_err());
+        assert!(compare(Comparison::Form, &run("x 1\ny\n", 0), &run("z 2\nw\n", 0)).is_ok());
+        assert!(compare(Comparison::Form, &run("x\n", 0), &run("z\nw\n", 0)).is_err());
+    }
+}
