@@ -35,10 +35,12 @@ pub fn brk(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let new_end = requested.next_multiple_of(PAGE).max(p.brk.start + PAGE);
     if p.space.resize(p.brk.start, old_end, new_end).is_ok() {
         if requested < p.brk.current {
-            // The bytes between the new and old break read as zero if the
-            // break grows again, as on Linux.
-            let tail = requested..p.brk.current.min(requested.next_multiple_of(PAGE));
-            let _ = p.space.write(tail.start, &vec![0u8; (tail.end - tail.start) as usize], Access::Load);
+            // The bytes between the new and old break that stay mapped read
+            // as zero if the break grows again, as on Linux.
+            let tail = requested..p.brk.current.min(new_end);
+            if tail.start < tail.end {
+                let _ = p.space.write(tail.start, &vec![0u8; (tail.end - tail.start) as usize], Access::Load);
+            }
         }
         p.brk.current = requested;
     }

@@ -173,6 +173,7 @@ pub fn prctl(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 
 /// Resource numbers (asm-generic).
 const RLIMIT_NLIMITS: u32 = 16;
+const RLIMIT_NOFILE: u32 = 7;
 
 fn read_limit(p: &Process, addr: UserAddr) -> Result<[u64; 2], Errno> {
     Ok([p.space.read_u64(addr)?, p.space.read_u64(addr.offset(8)?)?])
@@ -200,6 +201,9 @@ pub fn prlimit64(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         p.space.write_u64(a.addr(3).offset(8)?, old[1])?;
     }
     if let Some(limit) = new {
+        if resource == RLIMIT_NOFILE {
+            p.files.fds.set_limit(usize::try_from(limit[0]).unwrap_or(usize::MAX).min(1 << 20))?;
+        }
         p.limits[resource as usize] = limit;
     }
     Ok(0)
@@ -219,6 +223,13 @@ pub fn setrlimit(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 
 /// sched_getaffinity(pid, size, mask): the cores of the machine.
 pub fn sched_getaffinity(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let pid = a.i32(0);
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid != 0 && pid as u32 != p.pid {
+        return Err(Errno::ESRCH);
+    }
     let size = a.u64(1);
     if size < 8 || size % 8 != 0 {
         return Err(Errno::EINVAL);

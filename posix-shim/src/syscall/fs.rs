@@ -60,7 +60,10 @@ fn open_create(ctx: &FsContext<'_>, mut parent: ParentPath, flags: OpenFlags, mo
 pub fn openat(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, dirfd: DirFd, path: UserAddr, flags: OpenFlags, mode: Mode) -> Result<u64, Errno> {
     let path = mem.read_path(path)?;
     if flags.contains(OpenFlags::TMPFILE) {
-        return Err(Errno::EOPNOTSUPP);
+        // As Linux checks it: O_TMPFILE needs O_DIRECTORY, excludes O_CREAT,
+        // and must open for writing; then this tmpfs does not offer it.
+        let well_formed = flags.contains(OpenFlags::DIRECTORY) && !flags.contains(OpenFlags::CREAT) && flags.writable();
+        return Err(if well_formed { Errno::EOPNOTSUPP } else { Errno::EINVAL });
     }
     if flags.contains(OpenFlags::CREAT | OpenFlags::DIRECTORY) {
         return Err(Errno::EINVAL);

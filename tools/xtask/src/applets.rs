@@ -7,11 +7,9 @@
 //! `form:` commands the exit status and the number of lines.
 
 use crate::image::{self, Addition};
-use crate::qemu::{Boot, KernelText, Machine};
 use crate::tally::Tally;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// How a command's outputs are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,27 +109,8 @@ fn run_reference(busybox: &Path, data: &Path, args: &[String]) -> Result<Run, St
 fn run_morsel(kernel: &Path, initrd: &Path, args: &[String]) -> Result<Run, String> {
     let mut argv = vec!["/bin/busybox".to_string()];
     argv.extend(args.iter().cloned());
-    let mut bootargs = vec![
-        "morsel.console=pipe".to_string(),
-        "morsel.log=warn".to_string(),
-        format!("morsel.cwd={}", crate::hex(b"/data")),
-    ];
-    bootargs.push(format!("morsel.argv={}", argv.iter().map(|a| crate::hex(a.as_bytes())).collect::<Vec<_>>().join(",")));
-    let outcome = Boot {
-        kernel,
-        machine: Machine::Virt { gic: 3, el2: false },
-        initrd: Some(initrd),
-        bootargs,
-        memory_mib: 512,
-        smp: 1,
-        gdb: false,
-        timeout: Duration::from_secs(60),
-        answer_input_requests: false,
-        kernel_text: KernelText::Hidden,
-    }
-    .run_captured()?;
-    let status = outcome.status.ok_or("Morsel did not finish (watchdog)")?;
-    Ok(Run { output: outcome.user_output, status })
+    let (output, status) = crate::qemu::run_program(kernel, initrd, &argv, "/data")?;
+    Ok(Run { output, status })
 }
 
 fn lines(bytes: &[u8]) -> usize {

@@ -305,15 +305,34 @@ fn shell_status(status: ExitStatus) -> i32 {
 
 /// `cargo xtask guest-test [--reference]`: builds the guest programs and,
 /// with `reference`, runs them under qemu-user.
-pub fn command(reference: bool) -> Result<ExitCode, String> {
+pub fn command(reference: bool, morsel: bool) -> Result<ExitCode, String> {
     let binaries = build_guests()?;
     println!("guest: built {} binaries in {}", binaries.len(), source_dir().join("build").display());
-    if !reference {
+    let mut tally = Tally::default();
+    if reference {
+        tally.add(run_reference(&binaries));
+    }
+    if morsel {
+        let kernel = crate::build_kernel(false, &[])?;
+        tally.add(run_on_morsel(&binaries, &kernel)?);
+    }
+    if !reference && !morsel {
         return Ok(ExitCode::SUCCESS);
     }
-    let tally = run_reference(&binaries);
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Runs each binary on Morsel, from the `guest-tests` image (which holds
+/// tests/guest/build as /tests), one boot per run.
+pub fn run_on_morsel(binaries: &[GuestBinary], kernel: &Path) -> Result<Tally, String> {
+    let initrd = crate::image::build_image("guest-tests", &[], &[])?;
+    Ok(run_guests(binaries, "Morsel", |binary, args| {
+        let mut argv = vec![format!("/tests/{}", binary.name())];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let (output, status) = crate::qemu::run_program(kernel, &initrd, &argv, "/")?;
+        Ok(RunResult { stdout: String::from_utf8_lossy(&output).into_owned(), stderr: String::new(), status })
+    }))
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ struct Options {
     timeout: Option<u64>,
     quiet: bool,
     reference: bool,
+    morsel: bool,
     packages: Vec<String>,
     add: Vec<String>,
     image: Option<String>,
@@ -71,6 +72,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--filter" => o.filter = Some(value("--filter")?),
             "--timeout" => o.timeout = Some(value("--timeout")?.parse().map_err(|_| "--timeout takes seconds")?),
             "--reference" => o.reference = true,
+            "--morsel" => o.morsel = true,
             "--packages" => o.packages.push(value("--packages")?),
             "--image" => o.image = Some(value("--image")?),
             "--strace" => o.strace = true,
@@ -91,7 +93,7 @@ fn default_smp() -> u32 {
 
 /// Builds the kernel and returns the path of its flat image (the ELF, for
 /// debuggers, is beside it without the `.bin`).
-fn build_kernel(release: bool, features: &[String]) -> Result<PathBuf, String> {
+pub fn build_kernel(release: bool, features: &[String]) -> Result<PathBuf, String> {
     let tc = toolchain::find()?;
     eprintln!("xtask: toolchain: {}", tc.description);
     let mut cmd = tc.cargo();
@@ -357,7 +359,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                  or MORELLO_CAP_VECTORS)
   build [--release] [--features F]
                  build the kernel image
-  guest-test [--reference]
+  guest-test [--reference] [--morsel]
                  build the guest test programs (tests/guest) into tests/guest/build; with --reference, run
                  them under qemu-aarch64 (Linux user-mode emulation)
   image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...
@@ -379,7 +381,7 @@ fn main() -> ExitCode {
             println!("{}", tally.line());
             if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }),
-        "guest-test" => guest::command(o.reference),
+        "guest-test" => guest::command(o.reference, o.morsel),
         "image" => image::command(&o.positional, &o.packages, &o.add),
         "build" => build_kernel(o.release, &o.features).map(|p| {
             println!("{}", p.display());

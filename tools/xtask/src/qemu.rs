@@ -285,3 +285,30 @@ impl Boot<'_> {
         Ok(Outcome { status, timed_out, kernel_output, user_output })
     }
 }
+
+/// Runs `argv` as the first μprocess of a Morsel boot with `initrd`, in the
+/// working directory `cwd`, with the console as a plain stream; returns what
+/// it wrote to the console and its exit status (128 + signal if killed).
+pub fn run_program(kernel: &Path, initrd: &Path, argv: &[String], cwd: &str) -> Result<(Vec<u8>, i32), String> {
+    let bootargs = vec![
+        "morsel.console=pipe".to_string(),
+        "morsel.log=warn".to_string(),
+        format!("morsel.cwd={}", crate::hex(cwd.as_bytes())),
+        format!("morsel.argv={}", argv.iter().map(|a| crate::hex(a.as_bytes())).collect::<Vec<_>>().join(",")),
+    ];
+    let outcome = Boot {
+        kernel,
+        machine: Machine::Virt { gic: 3, el2: false },
+        initrd: Some(initrd),
+        bootargs,
+        memory_mib: 512,
+        smp: 1,
+        gdb: false,
+        timeout: Duration::from_secs(120),
+        answer_input_requests: false,
+        kernel_text: KernelText::Hidden,
+    }
+    .run_captured()?;
+    let status = outcome.status.ok_or("Morsel did not finish (watchdog)")?;
+    Ok((outcome.user_output, status))
+}
