@@ -169,12 +169,18 @@ pub fn build_guests() -> Result<Vec<GuestBinary>, String> {
 pub fn run_guests(
     binaries: &[GuestBinary],
     platform: &str,
+    skip_plain: &[&str],
     mut run: impl FnMut(&GuestBinary, &[&str]) -> Result<RunResult, String>,
 ) -> Tally {
     let mut tally = Tally::default();
     for binary in binaries {
-        let plain = run(binary, &[]).and_then(|result| judge_checks(&result).map_err(|e| failure(e, &result)));
-        tally.add(report(&binary.name(), platform, plain));
+        if skip_plain.contains(&binary.program.as_str()) {
+            println!("guest {} on {platform}: skipped (needs pipes, issue 6)", binary.name());
+            tally.skipped += 1;
+        } else {
+            let plain = run(binary, &[]).and_then(|result| judge_checks(&result).map_err(|e| failure(e, &result)));
+            tally.add(report(&binary.name(), platform, plain));
+        }
         for mode in CRASH_MODES.iter().filter(|m| m.program == binary.program) {
             let crash =
                 run(binary, &[mode.argument]).and_then(|result| judge_crash(&result, mode).map_err(|e| failure(e, &result)));
@@ -190,7 +196,7 @@ pub fn run_reference(binaries: &[GuestBinary]) -> Tally {
         println!("guest tests on qemu-user: FAILED: {missing}");
         return Tally::check(false);
     }
-    run_guests(binaries, "qemu-user", run_under_qemu_user)
+    run_guests(binaries, "qemu-user", &[], run_under_qemu_user)
 }
 
 /// Prints one run's verdict and counts it.
@@ -314,7 +320,7 @@ pub fn command(reference: bool, morsel: bool) -> Result<ExitCode, String> {
     }
     if morsel {
         let kernel = crate::build_kernel(false, &[])?;
-        tally.add(run_on_morsel(&binaries, &kernel)?);
+        tally.add(run_on_morsel(&binaries, &kernel, &[])?);
     }
     if !reference && !morsel {
         return Ok(ExitCode::SUCCESS);
@@ -323,11 +329,17 @@ pub fn command(reference: bool, morsel: bool) -> Result<ExitCode, String> {
     Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// Guest programs whose plain runs need what Morsel does not offer yet
+/// (pipe2 arrives with processes, issue 6); their crash modes still run.
+/// `cargo xtask guest-test --morsel` runs everything.
+pub const NEEDS_PIPES: &[&str] = &["mem", "badptr"];
+
 /// Runs each binary on Morsel, from the `guest-tests` image (which holds
-/// tests/guest/build as /tests), one boot per run.
-pub fn run_on_morsel(binaries: &[GuestBinary], kernel: &Path) -> Result<Tally, String> {
+/// tests/guest/build as /tests), one boot per run; with `skip_plain`, the
+/// plain runs of those programs are left out.
+pub fn run_on_morsel(binaries: &[GuestBinary], kernel: &Path, skip_plain: &[&str]) -> Result<Tally, String> {
     let initrd = crate::image::build_image("guest-tests", &[], &[])?;
-    Ok(run_guests(binaries, "Morsel", |binary, args| {
+    Ok(run_guests(binaries, "Morsel", skip_plain, |binary, args| {
         let mut argv = vec![format!("/tests/{}", binary.name())];
         argv.extend(args.iter().map(|a| a.to_string()));
         let (output, status) = crate::qemu::run_program(kernel, &initrd, &argv, "/")?;

@@ -325,6 +325,7 @@ fn cmd_test(o: &Options) -> Result<ExitCode, String> {
     let kernel = build_kernel(o.release, &[])?;
     record("qemu-test virt", qemu_test(&kernel, &machines(Some("virt"), None)?, None, 120)?, &mut total);
     record("busybox applets, Morsel against Linux", applets::check(&kernel)?, &mut total);
+    record("guest tests on Morsel", guest::run_on_morsel(&guests, &kernel, guest::NEEDS_PIPES)?, &mut total);
     if qemu::morello_qemu().is_some() {
         record("qemu-test morello", qemu_test(&kernel, &[Machine::Morello], None, 600)?, &mut total);
     } else {
