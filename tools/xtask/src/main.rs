@@ -253,7 +253,7 @@ fn host_tests() -> Result<Tally, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(repo_root())
-        .args(["test", "--workspace", "--exclude", "arch-morello"])
+        .args(["test", "--no-fail-fast", "--workspace", "--exclude", "arch-morello"])
         .output()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
