@@ -11,6 +11,7 @@ pub mod io;
 pub mod layout;
 pub mod numbers;
 pub mod stat;
+pub mod xattr;
 
 #[cfg(test)]
 mod tests;
@@ -90,7 +91,7 @@ impl FsContext<'_> {
     /// Resolves an `*at` path argument: `AT_EMPTY_PATH` with an empty path
     /// names `dirfd` itself; `AT_SYMLINK_NOFOLLOW` (or `follow == false`)
     /// leaves a final symlink unfollowed.
-    fn resolve_at(&self, mem: &dyn UserMemory, dirfd: DirFd, path: UserAddr, flags: AtFlags, follow: bool) -> Result<Arc<Inode>, Errno> {
+    pub(crate) fn resolve_at(&self, mem: &dyn UserMemory, dirfd: DirFd, path: UserAddr, flags: AtFlags, follow: bool) -> Result<Arc<Inode>, Errno> {
         let path = mem.read_path(path)?;
         if path.is_empty() {
             return if flags.contains(AtFlags::EMPTY_PATH) { self.dirfd_inode(dirfd) } else { Err(Errno::ENOENT) };
@@ -138,6 +139,18 @@ pub fn dispatch_fs(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, sysno: Sys
         Sysno::fchmodat => fs::fchmodat(ctx, mem, a.dirfd(0), a.addr(1), a.mode(2)),
         Sysno::fchown => a.fd(0).and_then(|fd| fs::fchown(ctx, fd, a.u32(1), a.u32(2))),
         Sysno::fchownat => fs::fchownat(ctx, mem, a.dirfd(0), a.addr(1), a.u32(2), a.u32(3), a.at_flags(4)),
+        Sysno::getxattr => xattr::get(ctx, mem, xattr::Target::Path(a.addr(0)), a.addr(1)),
+        Sysno::lgetxattr => xattr::get(ctx, mem, xattr::Target::LinkPath(a.addr(0)), a.addr(1)),
+        Sysno::fgetxattr => a.fd(0).and_then(|fd| xattr::get(ctx, mem, xattr::Target::Fd(fd), a.addr(1))),
+        Sysno::listxattr => xattr::list(ctx, mem, xattr::Target::Path(a.addr(0))),
+        Sysno::llistxattr => xattr::list(ctx, mem, xattr::Target::LinkPath(a.addr(0))),
+        Sysno::flistxattr => a.fd(0).and_then(|fd| xattr::list(ctx, mem, xattr::Target::Fd(fd))),
+        Sysno::setxattr => xattr::set(ctx, mem, xattr::Target::Path(a.addr(0)), a.addr(1)),
+        Sysno::lsetxattr => xattr::set(ctx, mem, xattr::Target::LinkPath(a.addr(0)), a.addr(1)),
+        Sysno::fsetxattr => a.fd(0).and_then(|fd| xattr::set(ctx, mem, xattr::Target::Fd(fd), a.addr(1))),
+        Sysno::removexattr => xattr::remove(ctx, mem, xattr::Target::Path(a.addr(0)), a.addr(1)),
+        Sysno::lremovexattr => xattr::remove(ctx, mem, xattr::Target::LinkPath(a.addr(0)), a.addr(1)),
+        Sysno::fremovexattr => a.fd(0).and_then(|fd| xattr::remove(ctx, mem, xattr::Target::Fd(fd), a.addr(1))),
         Sysno::utimensat => fs::utimensat(ctx, mem, a.dirfd(0), a.addr(1), a.addr(2), a.at_flags(3)),
         Sysno::getcwd => fs::getcwd(ctx, mem, a.addr(0), a.u64(1)),
         Sysno::chdir => fs::chdir(ctx, mem, a.addr(0)),

@@ -695,3 +695,18 @@ fn fork_shares_descriptions_across_tables() {
     assert_eq!(child.close_on_exec().len(), 1);
     assert!(Arc::ptr_eq(&shared, &w.fds.get(args::Fd::new(0).unwrap()).unwrap()));
 }
+
+#[test]
+fn extended_attributes_are_absent() {
+    let mut w = World::new();
+    let fd = w.open("/x", O_CREAT | O_WRONLY, 0o644).unwrap();
+    let (file, name, missing) = (w.s("/x"), w.s("user.test"), w.s("/missing"));
+    assert_eq!(w.sys(Sysno::getxattr, [file, name, 0, 0, 0, 0]), Err(Errno::ENODATA));
+    assert_eq!(w.sys(Sysno::lgetxattr, [missing, name, 0, 0, 0, 0]), Err(Errno::ENOENT));
+    assert_eq!(w.sys(Sysno::fgetxattr, [fd, name, 0, 0, 0, 0]), Err(Errno::ENODATA));
+    assert_eq!(w.sys(Sysno::fgetxattr, [99, name, 0, 0, 0, 0]), Err(Errno::EBADF));
+    assert_eq!(w.sys(Sysno::listxattr, [file, 0, 0, 0, 0, 0]), Ok(0));
+    assert_eq!(w.sys(Sysno::setxattr, [file, name, 0, 0, 0, 0]), Err(Errno::EOPNOTSUPP));
+    let empty = w.s("");
+    assert_eq!(w.sys(Sysno::getxattr, [file, empty, 0, 0, 0, 0]), Err(Errno::ERANGE));
+}

@@ -10,9 +10,9 @@
 //! cargo xtask image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...
 //! ```
 
-mod applets;
 mod console;
 mod cpio;
+mod differential;
 mod flat;
 mod guest;
 mod image;
@@ -324,7 +324,9 @@ fn cmd_test(o: &Options) -> Result<ExitCode, String> {
     record("guest tests on the reference (qemu-user)", guest::run_reference(&guests), &mut total);
     let kernel = build_kernel(o.release, &[])?;
     record("qemu-test virt", qemu_test(&kernel, &machines(Some("virt"), None)?, None, 120)?, &mut total);
-    record("busybox applets, Morsel against Linux", applets::check(&kernel)?, &mut total);
+    for suite in [differential::BUSYBOX, differential::COREUTILS] {
+        record(&format!("{}, Morsel against Linux", suite.name), differential::check(&suite, &kernel)?, &mut total);
+    }
     record("guest tests on Morsel", guest::run_on_morsel(&guests, &kernel, guest::NEEDS_PIPES)?, &mut total);
     if qemu::morello_qemu().is_some() {
         record("qemu-test morello", qemu_test(&kernel, &[Machine::Morello], None, 600)?, &mut total);
@@ -355,7 +357,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   test           host tests, capability vectors, QEMU tests (virt GICv2+GICv3, Morello if installed), harness self-tests
   qemu-test [--machine virt|morello] [--gic 2|3] [--features F] [--filter TEXT] [--timeout SECS]
                  run the in-kernel tests in QEMU
-  applets        run tests/busybox/applets.txt on Morsel and on Linux (qemu-user) and compare
+  differential   run Debian's busybox applets and coreutils (tests/busybox, tests/coreutils) on Morsel
+                 and on Linux (qemu-user) and compare
   vectors [DIR]  check the capability model against reference vectors (default ../shared/vectors/morello-cap,
                  or MORELLO_CAP_VECTORS)
   build [--release] [--features F]
@@ -378,9 +381,13 @@ fn main() -> ExitCode {
         "test" => cmd_test(&o),
         "qemu-test" => cmd_qemu_test(&o),
         "vectors" => cmd_vectors(&o),
-        "applets" => build_kernel(o.release, &[]).and_then(|kernel| applets::check(&kernel)).map(|tally| {
+        "differential" => build_kernel(o.release, &[]).and_then(|kernel| {
+            let mut tally = Tally::default();
+            for suite in [differential::BUSYBOX, differential::COREUTILS] {
+                tally.add(differential::check(&suite, &kernel)?);
+            }
             println!("{}", tally.line());
-            if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }),
         "guest-test" => guest::command(o.reference, o.morsel),
         "image" => image::command(&o.positional, &o.packages, &o.add),

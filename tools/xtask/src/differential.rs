@@ -1,10 +1,12 @@
-//! BusyBox applets on Morsel against the Linux reference: each command of
-//! `tests/busybox/applets.txt` runs as the first μprocess of a Morsel boot
-//! (busybox image plus `tests/busybox/data` as `/data`, the working
-//! directory) and under qemu-user on the host kernel (in a copy of the same
-//! directory), and the two must agree: stdout and stderr together (on
-//! Morsel both are the console) byte for byte and the exit status, or for
-//! `form:` commands the exit status and the number of lines.
+//! Debian's programs on Morsel against the Linux reference: each command of
+//! a suite's list (BusyBox applets: `tests/busybox/applets.txt`; Debian's
+//! dynamically linked coreutils: `tests/coreutils/commands.txt`) runs as the
+//! first μprocess of a Morsel boot (the suite's image plus `tests/data` as
+//! `/data`, the working directory) and under qemu-user on the host kernel
+//! (in a copy of the same directory, with the image as its library root),
+//! and the two must agree: stdout and stderr together (on Morsel both are
+//! the console) byte for byte and the exit status, or for `form:` commands
+//! the exit status and the number of lines.
 
 use crate::image::{self, Addition};
 use crate::tally::Tally;
@@ -82,7 +84,38 @@ struct Run {
 const ENVIRONMENT: [(&str, &str); 3] =
     [("HOME", "/"), ("TERM", "linux"), ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")];
 
-fn run_reference(busybox: &Path, data: &Path, args: &[String]) -> Result<Run, String> {
+/// A set of commands from one image.
+#[derive(Debug, Clone, Copy)]
+pub struct Suite {
+    /// What the report calls it.
+    pub name: &'static str,
+    /// The image (tests/images/NAME.toml).
+    pub image: &'static str,
+    /// The command list, relative to the repository.
+    pub list: &'static str,
+    /// Prepended to each command (BusyBox: `/bin/busybox`); without it the
+    /// first word is a program in /usr/bin.
+    pub multicall: Option<&'static str>,
+}
+
+/// BusyBox's applets (busybox-static).
+pub const BUSYBOX: Suite =
+    Suite { name: "busybox applets", image: "busybox", list: "tests/busybox/applets.txt", multicall: Some("/bin/busybox") };
+/// Debian's coreutils, dynamically linked against glibc.
+pub const COREUTILS: Suite =
+    Suite { name: "coreutils", image: "coreutils", list: "tests/coreutils/commands.txt", multicall: None };
+
+impl Suite {
+    /// The guest's argv for a command.
+    fn argv(&self, args: &[String]) -> Vec<String> {
+        match self.multicall {
+            Some(program) => core::iter::once(program.to_string()).chain(args.iter().cloned()).collect(),
+            None => core::iter::once(format!("/usr/bin/{}", args[0])).chain(args[1..].iter().cloned()).collect(),
+        }
+    }
+}
+
+fn run_reference(image_root: &Path, data: &Path, argv: &[String]) -> Result<Run, String> {
     let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
     // qemu-user hands its environment to the guest in reverse order, so it
     // gets ours reversed (through env -i, which keeps the order given).
@@ -90,8 +123,12 @@ fn run_reference(busybox: &Path, data: &Path, args: &[String]) -> Result<Run, St
         .arg("-i")
         .args(ENVIRONMENT.iter().rev().map(|(k, v)| format!("{k}={v}")))
         .arg("qemu-aarch64")
-        .arg(busybox)
-        .args(args)
+        .arg("-0")
+        .arg(&argv[0])
+        .arg("-L")
+        .arg(image_root)
+        .arg(image_root.join(argv[0].trim_start_matches('/')))
+        .args(&argv[1..])
         .current_dir(data)
         .stdin(Stdio::null())
         .stdout(writer.try_clone().map_err(|e| e.to_string())?)
@@ -106,10 +143,8 @@ fn run_reference(busybox: &Path, data: &Path, args: &[String]) -> Result<Run, St
     Ok(Run { output, status })
 }
 
-fn run_morsel(kernel: &Path, initrd: &Path, args: &[String]) -> Result<Run, String> {
-    let mut argv = vec!["/bin/busybox".to_string()];
-    argv.extend(args.iter().cloned());
-    let (output, status) = crate::qemu::run_program(kernel, initrd, &argv, "/data")?;
+fn run_morsel(kernel: &Path, initrd: &Path, argv: &[String]) -> Result<Run, String> {
+    let (output, status) = crate::qemu::run_program(kernel, initrd, argv, "/data")?;
     Ok(Run { output, status })
 }
 
@@ -147,28 +182,27 @@ fn fresh_copy(data: &Path, scratch: &Path) -> Result<PathBuf, String> {
     if status.success() { Ok(scratch.to_path_buf()) } else { Err("cannot copy the test data".to_string()) }
 }
 
-/// Runs every case on both systems; one check per case.
-pub fn check(kernel: &Path) -> Result<Tally, String> {
+/// Runs every case of `suite` on both systems; one check per case.
+pub fn check(suite: &Suite, kernel: &Path) -> Result<Tally, String> {
     let root = crate::repo_root();
-    let cases = parse_cases(
-        &std::fs::read_to_string(root.join("tests/busybox/applets.txt")).map_err(|e| format!("applets.txt: {e}"))?,
-    )?;
-    let data = root.join("tests/busybox/data");
+    let cases = parse_cases(&std::fs::read_to_string(root.join(suite.list)).map_err(|e| format!("{}: {e}", suite.list))?)?;
+    let data = root.join("tests/data");
     let additions = [Addition::parse(&format!("{}:/data", data.display()))?];
-    let initrd = image::build_image("busybox", &[], &additions)?;
-    let busybox = root.join("target/images/busybox/root/usr/bin/busybox");
+    let initrd = image::build_image(suite.image, &[], &additions)?;
+    let image_root = root.join("target/images").join(suite.image).join("root");
     crate::toolchain::require_program("qemu-aarch64", "qemu-user")?;
-    let scratch = root.join("target/applets-reference");
+    let scratch = root.join("target/differential-reference");
     let mut tally = Tally::default();
     for case in &cases {
         let label = case.args.join(" ");
+        let argv = suite.argv(&case.args);
         let verdict = fresh_copy(&data, &scratch)
-            .and_then(|dir| run_reference(&busybox, &dir, &case.args))
-            .and_then(|linux| run_morsel(kernel, &initrd, &case.args).map(|morsel| (morsel, linux)))
+            .and_then(|dir| run_reference(&image_root, &dir, &argv))
+            .and_then(|linux| run_morsel(kernel, &initrd, &argv).map(|morsel| (morsel, linux)))
             .and_then(|(morsel, linux)| compare(case.comparison, &morsel, &linux));
         match &verdict {
-            Ok(()) => println!("applet `{label}`: ok"),
-            Err(why) => println!("applet `{label}`: FAILED: {why}"),
+            Ok(()) => println!("{} `{label}`: ok", suite.name),
+            Err(why) => println!("{} `{label}`: FAILED: {why}", suite.name),
         }
         tally.add(Tally::check(verdict.is_ok()));
     }
