@@ -147,7 +147,8 @@ fn argument(kind: Arg, regs: &[u64; 6], i: usize, memory: &dyn UserMemory) -> St
         Arg::Fd | Arg::Int => format!("{}", value as i64),
         Arg::Hex if value == 0 => "0".into(),
         Arg::Hex => format!("{value:#x}"),
-        Arg::Octal => format!("{:#o}", value),
+        Arg::Octal if value == 0 => "0".into(),
+        Arg::Octal => format!("0{value:o}"),
         Arg::Path => match memory.read_c_string(UserAddr::new(value), 4096) {
             Ok(path) => quoted(&path, 256),
             Err(_) => format!("{value:#x}"),
@@ -207,7 +208,7 @@ mod tests {
     #[test]
     fn decodes_paths_flags_and_results() {
         let mut memory = FakeUserMemory::new();
-        memory.map(0x1000, 64);
+        memory.map(0x1000, 4096);
         memory.poke(0x1000, b"/etc/passwd\0");
         let regs = [(-100i64) as u64, 0x1000, 0o2000000, 0, 0, 0];
         let call = describe_call(Some(Sysno::openat), 56, &regs, &memory);
@@ -223,7 +224,7 @@ mod tests {
     #[test]
     fn shows_written_bytes_and_bad_pointers() {
         let mut memory = FakeUserMemory::new();
-        memory.map(0x2000, 64);
+        memory.map(0x2000, 4096);
         memory.poke(0x2000, b"hi\n");
         let call = describe_call(Some(Sysno::write), 64, &[1, 0x2000, 3, 0, 0, 0], &memory);
         assert_eq!(call, "write(1, \"hi\\n\", 3)");

@@ -43,7 +43,7 @@ pub struct AreaMap {
 }
 
 fn page_range(start: u64, len: u64) -> Result<Range<u64>, Errno> {
-    if start % PAGE != 0 || len == 0 {
+    if !start.is_multiple_of(PAGE) || len == 0 {
         return Err(Errno::EINVAL);
     }
     let end = start.checked_add(len).and_then(|e| e.checked_next_multiple_of(PAGE)).ok_or(Errno::ENOMEM)?;
@@ -182,7 +182,7 @@ mod tests {
         assert_eq!(m.insert(0x2000, 0x1000, RW, AreaKind::Private), Err(Errno::EEXIST));
         assert_eq!(m.insert(0x1001, 0x1000, RW, AreaKind::Private), Err(Errno::EINVAL));
         assert_eq!(m.insert(0x4000, 0, RW, AreaKind::Private), Err(Errno::EINVAL));
-        assert_eq!(m.insert(u64::MAX & !0xfff, 0x2000, RW, AreaKind::Private), Err(Errno::ENOMEM));
+        assert_eq!(m.insert(!0xfff, 0x2000, RW, AreaKind::Private), Err(Errno::ENOMEM));
     }
 
     #[test]
@@ -190,7 +190,7 @@ mod tests {
         let mut m = AreaMap::new();
         m.insert(0x10000, 0x10000, RW, AreaKind::Private).unwrap();
         let removed = m.remove(0x14000, 0x2000).unwrap();
-        assert_eq!(removed, [0x14000..0x16000]);
+        assert_eq!(removed, alloc::vec![0x14000..0x16000]);
         assert_eq!(m.iter().map(|a| (a.start, a.end)).collect::<Vec<_>>(), [(0x10000, 0x14000), (0x16000, 0x20000)]);
         assert_eq!(m.find(0x15000), None);
     }
