@@ -323,18 +323,38 @@ pub fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         devices: console_driver(),
         random: &mut random,
     };
-    match dispatch_fs(&mut ctx, &mut p.space, sysno, a) {
-        Some(result) => Outcome::Return(result),
-        None => Outcome::Return(Err(Errno::ENOSYS)),
+    loop {
+        match dispatch_fs(&mut ctx, &mut p.space, sysno, a) {
+            // The call would block: wait for something to happen, run it again.
+            Some(Err(Errno::ERESTART)) => cpu::wait_for_interrupt(),
+            Some(Err(Errno::EPIPE)) if writes(sysno) && sigpipe_is_default(&p.signal_actions) => {
+                return Outcome::Exit(crate::process::Exit::Signal(crate::process::signal::SIGPIPE));
+            }
+            Some(result) => return Outcome::Return(result),
+            None => return Outcome::Return(Err(Errno::ENOSYS)),
+        }
     }
 }
 
-/// The bytes a private file mapping of `len` bytes at `offset` of `fd`
-/// shows: the file's contents, zeros past its end.
-pub fn read_for_mmap(p: &mut Process, fd: i32, offset: u64, len: u64) -> Result<Vec<u8>, Errno> {
+/// Calls that raise SIGPIPE when they write to a pipe without readers.
+fn writes(sysno: Sysno) -> bool {
+    matches!(sysno, Sysno::write | Sysno::writev | Sysno::pwrite64 | Sysno::pwritev | Sysno::pwritev2 | Sysno::sendfile)
+}
+
+/// Whether SIGPIPE has its default action (terminate); with a handler or
+/// SIG_IGN the write fails with EPIPE instead (handlers run from issue 6 on).
+fn sigpipe_is_default(actions: &[[u64; 4]; 64]) -> bool {
+    actions[usize::from(crate::process::signal::SIGPIPE) - 1][0] == 0
+}
+
+/// The bytes a file mapping of `len` bytes at `offset` of `fd` shows: the
+/// file's contents, zeros past its end. A shared writable mapping needs a
+/// descriptor open for writing (EACCES). The mapping is a copy: writes to a
+/// shared mapping do not reach the file yet.
+pub fn read_for_mmap(p: &mut Process, fd: i32, offset: u64, len: u64, shared_writable: bool) -> Result<Vec<u8>, Errno> {
     let fd = posix_shim::syscall::args::Fd::new(fd)?;
     let file = p.files.fds.get(fd)?;
-    if !file.flags().readable() {
+    if !file.flags().readable() || (shared_writable && !file.flags().writable()) {
         return Err(Errno::EACCES);
     }
     let FileObject::Inode(inode) = file.object() else {

@@ -30,13 +30,19 @@ pub enum FileObject {
     Device(Arc<Inode>, DevNumber),
     /// An `O_PATH` descriptor: the inode is named, not opened for I/O.
     Path(Arc<Inode>),
+    /// One end of a pipe (its FIFO inode, for fstat).
+    Pipe(Arc<Inode>, Arc<crate::pipe::PipeEnd>),
 }
 
 impl FileObject {
     /// The inode behind the object.
     pub fn inode(&self) -> &Arc<Inode> {
         match self {
-            FileObject::Inode(i) | FileObject::MemDevice(i, _) | FileObject::Device(i, _) | FileObject::Path(i) => i,
+            FileObject::Inode(i)
+            | FileObject::MemDevice(i, _)
+            | FileObject::Device(i, _)
+            | FileObject::Path(i)
+            | FileObject::Pipe(i, _) => i,
         }
     }
 }

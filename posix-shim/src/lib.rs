@@ -22,6 +22,7 @@ pub mod cpio;
 pub mod device;
 mod errno;
 pub mod fd;
+pub mod pipe;
 pub mod syscall;
 pub mod user;
 pub mod vfs;

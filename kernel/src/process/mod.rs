@@ -28,6 +28,8 @@ pub mod signal {
     pub const SIGKILL: u8 = 9;
     /// Invalid memory access.
     pub const SIGSEGV: u8 = 11;
+    /// Write to a pipe with no readers.
+    pub const SIGPIPE: u8 = 13;
 }
 
 /// How a μprocess ended.

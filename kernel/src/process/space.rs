@@ -241,6 +241,11 @@ impl UserSpace {
         Ok(())
     }
 
+    /// Whether the page holding `va` has a frame.
+    pub fn is_resident(&self, va: u64) -> bool {
+        self.tables.user_page(va & !(PAGE - 1)).is_some()
+    }
+
     /// Reads the μprocess's memory (it must be readable by EL0). Pages
     /// never touched read as zero without being allocated.
     pub fn read(&self, address: u64, buffer: &mut [u8]) -> Result<(), Errno> {

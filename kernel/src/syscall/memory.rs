@@ -59,7 +59,8 @@ pub fn mmap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     }
     let len = pages(len)?;
     let contents = if flags & MAP_ANONYMOUS == 0 {
-        Some(crate::files::read_for_mmap(p, a.i32(4), offset, len)?)
+        let shared_writable = sharing != MAP_PRIVATE && prot.contains(Protection::WRITE);
+        Some(crate::files::read_for_mmap(p, a.i32(4), offset, len, shared_writable)?)
     } else {
         None
     };
@@ -103,6 +104,23 @@ pub fn mprotect(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         return Ok(0);
     }
     p.space.protect(start, pages(len)?, prot).map(|()| 0)
+}
+
+/// mincore(addr, length, vec): one byte per page, 1 where a page is
+/// present; ENOMEM where the range is not mapped.
+pub fn mincore(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let (start, len) = (a.u64(0), a.u64(1));
+    if start % PAGE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = start.checked_add(len.next_multiple_of(PAGE)).ok_or(Errno::ENOMEM)?;
+    let mut residency = alloc::vec::Vec::new();
+    for page in (start..end).step_by(PAGE as usize) {
+        p.space.areas().find(page).ok_or(Errno::ENOMEM)?;
+        residency.push(u8::from(p.space.is_resident(page)));
+    }
+    posix_shim::user::UserMemory::write_bytes(&mut p.space, a.addr(2), &residency)?;
+    Ok(0)
 }
 
 /// madvise(addr, length, advice): DONTNEED and FREE drop the pages (they

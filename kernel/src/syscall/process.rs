@@ -209,8 +209,11 @@ pub fn prlimit64(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     Ok(0)
 }
 
-/// getrlimit(resource, rlim).
+/// getrlimit(resource, rlim): rlim is required (EFAULT when NULL).
 pub fn getrlimit(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    if a.addr(1).is_null() {
+        return Err(Errno::EFAULT);
+    }
     let args = SyscallArgs::new([0, a.u64(0), 0, a.u64(1), 0, 0]);
     prlimit64(p, &args)
 }

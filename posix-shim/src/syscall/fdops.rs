@@ -82,12 +82,22 @@ pub fn fcntl(ctx: &mut FsContext<'_>, fd: Fd, cmd: u32, arg: u64) -> Result<u64,
             file.set_status_flags(OpenFlags::from_bits_retain(u32::try_from(arg & 0xffff_ffff).unwrap_or(0)));
             Ok(0)
         }
+        F_GETPIPE_SZ | F_SETPIPE_SZ => match ctx.fds.get(fd)?.object() {
+            FileObject::Pipe(_, end) if cmd == F_GETPIPE_SZ => Ok(end.capacity() as u64),
+            FileObject::Pipe(_, end) => end.set_capacity(usize::try_from(arg & 0xffff_ffff).unwrap_or(usize::MAX)).map(|n| n as u64),
+            _ => Err(Errno::EBADF),
+        },
         _ => {
             ctx.fds.get(fd)?;
             Err(Errno::EINVAL)
         }
     }
 }
+
+/// F_SETPIPE_SZ.
+const F_SETPIPE_SZ: u32 = 1031;
+/// F_GETPIPE_SZ.
+const F_GETPIPE_SZ: u32 = 1032;
 
 fn read_i32(mem: &dyn UserMemory, addr: UserAddr) -> Result<i32, Errno> {
     read_array::<4, _>(mem, addr).map(i32::from_le_bytes)
@@ -109,6 +119,10 @@ pub fn ioctl(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, fd: Fd, request:
     }
     let dev = match file.object() {
         FileObject::Device(_, dev) => *dev,
+        FileObject::Pipe(_, end) if request == FIONREAD => {
+            let avail = i32::try_from(end.available()).unwrap_or(i32::MAX);
+            return mem.write_bytes(arg, &avail.to_le_bytes()).map(|_| 0);
+        }
         FileObject::Inode(inode) if request == FIONREAD && inode.file_type() == FileType::Regular => {
             let avail = inode.size().saturating_sub(*file.position());
             let avail = i32::try_from(avail).unwrap_or(i32::MAX);

@@ -50,7 +50,7 @@ fn positioning(file: &OpenFile) -> Positioning {
     match file.object() {
         FileObject::Inode(_) | FileObject::Path(_) => Positioning::Offset,
         FileObject::MemDevice(..) => Positioning::Ignored,
-        FileObject::Device(..) => Positioning::Stream,
+        FileObject::Device(..) | FileObject::Pipe(..) => Positioning::Stream,
     }
 }
 
@@ -63,6 +63,7 @@ pub(crate) fn read_object(ctx: &mut FsContext<'_>, file: &OpenFile, buf: &mut [u
             let nonblocking = file.flags().contains(super::args::OpenFlags::NONBLOCK);
             ctx.devices.read(*dev, buf, nonblocking)
         }
+        FileObject::Pipe(_, end) => end.read(buf, file.flags().contains(super::args::OpenFlags::NONBLOCK)),
         FileObject::Path(_) => Err(Errno::EBADF),
     }
 }
@@ -74,6 +75,7 @@ pub(crate) fn write_object(ctx: &mut FsContext<'_>, file: &OpenFile, data: &[u8]
         FileObject::Inode(inode) => inode.write_at(offset, data, ctx.vfs.now()),
         FileObject::MemDevice(_, dev) => dev.write(data.len()).map(|n| (n, 0)),
         FileObject::Device(_, dev) => ctx.devices.write(*dev, data).map(|n| (n, 0)),
+        FileObject::Pipe(_, end) => end.write(data, file.flags().contains(super::args::OpenFlags::NONBLOCK)).map(|n| (n, 0)),
         FileObject::Path(_) => Err(Errno::EBADF),
     }
 }

@@ -10,6 +10,7 @@ pub mod fs;
 pub mod io;
 pub mod layout;
 pub mod numbers;
+pub mod pipe;
 pub mod stat;
 pub mod xattr;
 
@@ -139,6 +140,7 @@ pub fn dispatch_fs(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, sysno: Sys
         Sysno::fchmodat => fs::fchmodat(ctx, mem, a.dirfd(0), a.addr(1), a.mode(2)),
         Sysno::fchown => a.fd(0).and_then(|fd| fs::fchown(ctx, fd, a.u32(1), a.u32(2))),
         Sysno::fchownat => fs::fchownat(ctx, mem, a.dirfd(0), a.addr(1), a.u32(2), a.u32(3), a.at_flags(4)),
+        Sysno::pipe2 => pipe::pipe2(ctx, mem, a.addr(0), a.open_flags(1)),
         Sysno::getxattr => xattr::get(ctx, mem, xattr::Target::Path(a.addr(0)), a.addr(1)),
         Sysno::lgetxattr => xattr::get(ctx, mem, xattr::Target::LinkPath(a.addr(0)), a.addr(1)),
         Sysno::fgetxattr => a.fd(0).and_then(|fd| xattr::get(ctx, mem, xattr::Target::Fd(fd), a.addr(1))),

@@ -237,6 +237,7 @@ pub(crate) enum Content {
     Regular(FileData),
     Symlink(Vec<u8>),
     CharDevice(DevNumber),
+    Fifo,
 }
 
 /// An inode's mutable state.
@@ -339,6 +340,7 @@ impl Inode {
             Content::Regular(_) => FileType::Regular,
             Content::Symlink(_) => FileType::Symlink,
             Content::CharDevice(_) => FileType::CharDevice,
+            Content::Fifo => FileType::Fifo,
         };
         Inode { ino, file_type, usage: usage.clone(), state: Mutex::new(state) }
     }
@@ -382,6 +384,7 @@ impl Inode {
             Content::Symlink(t) => (to_u64(t.len()), 0, DevNumber::NONE),
             Content::Directory(_) => (PAGE_SIZE, 0, DevNumber::NONE),
             Content::CharDevice(d) => (0, 0, *d),
+            Content::Fifo => (0, 0, DevNumber::NONE),
         };
         Metadata {
             ino: self.ino,

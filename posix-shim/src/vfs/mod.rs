@@ -56,6 +56,8 @@ pub enum FileType {
     Symlink,
     /// `S_IFCHR`.
     CharDevice,
+    /// `S_IFIFO` (pipes).
+    Fifo,
 }
 
 impl FileType {
@@ -66,6 +68,7 @@ impl FileType {
             FileType::Directory => 0o040000,
             FileType::Symlink => 0o120000,
             FileType::CharDevice => 0o020000,
+            FileType::Fifo => 0o010000,
         }
     }
 
@@ -76,6 +79,7 @@ impl FileType {
             FileType::Directory => 4,
             FileType::Symlink => 10,
             FileType::CharDevice => 2,
+            FileType::Fifo => 1,
         }
     }
 }
@@ -279,6 +283,22 @@ impl Vfs {
             })
         });
         Vfs { root, next_ino: AtomicU64::new(2), clock, usage, namespace: Mutex::new(()) }
+    }
+
+    /// A FIFO inode linked nowhere, for a pipe, owned by `cred`.
+    pub fn anonymous_fifo(&self, cred: &Credentials) -> Arc<Inode> {
+        let now = self.now();
+        Arc::new(Inode::new(self.alloc_ino(), &self.usage, InodeState {
+            perm: 0o600,
+            uid: cred.euid,
+            gid: cred.egid,
+            nlink: 1,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            btime: now,
+            content: Content::Fifo,
+        }))
     }
 
     /// The root directory.
