@@ -249,11 +249,21 @@ impl UserSpace {
     /// Reads the μprocess's memory (it must be readable by EL0). Pages
     /// never touched read as zero without being allocated.
     pub fn read(&self, address: u64, buffer: &mut [u8]) -> Result<(), Errno> {
+        self.read_checked(address, buffer, true)
+    }
+
+    /// Reads the μprocess's memory whatever its protection (for the kernel's
+    /// own moves, as mremap's).
+    pub fn read_any(&self, address: u64, buffer: &mut [u8]) -> Result<(), Errno> {
+        self.read_checked(address, buffer, false)
+    }
+
+    fn read_checked(&self, address: u64, buffer: &mut [u8], need_read: bool) -> Result<(), Errno> {
         let mut done = 0usize;
         while done < buffer.len() {
             let va = address.checked_add(done as u64).filter(|&va| va < USER_TOP).ok_or(Errno::EFAULT)?;
             let area = self.areas.find(va).ok_or(Errno::EFAULT)?;
-            if !area.protection.contains(Protection::READ) {
+            if need_read && !area.protection.contains(Protection::READ) {
                 return Err(Errno::EFAULT);
             }
             let offset = (va % PAGE) as usize;

@@ -106,6 +106,62 @@ pub fn mprotect(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     p.space.protect(start, pages(len)?, prot).map(|()| 0)
 }
 
+const MREMAP_MAYMOVE: u64 = 1;
+const MREMAP_FIXED: u64 = 2;
+
+/// mremap(old, old_size, new_size, flags, new_address): shrinks in place,
+/// grows in place where the pages after it are free, otherwise moves the
+/// contents to a new place with MREMAP_MAYMOVE (or to `new_address` with
+/// MREMAP_FIXED).
+pub fn mremap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let (old, old_size, new_size, flags, fixed_at) = (a.u64(0), a.u64(1), a.u64(2), a.u64(3), a.u64(4));
+    if old % PAGE != 0 || new_size == 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MREMAP_FIXED != 0 && (flags & MREMAP_MAYMOVE == 0 || fixed_at % PAGE != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let (old_size, new_size) = (old_size.next_multiple_of(PAGE), pages(new_size)?);
+    let area = *p.space.areas().find(old).ok_or(Errno::EFAULT)?;
+    let old_end = old.checked_add(old_size).ok_or(Errno::EFAULT)?;
+    if old_end > area.end {
+        return Err(Errno::EFAULT);
+    }
+    if flags & MREMAP_FIXED == 0 {
+        if new_size <= old_size {
+            if new_size < old_size {
+                p.space.unmap(old + new_size, old_size - new_size)?;
+            }
+            return Ok(old);
+        }
+        let grow = old_end..old + new_size;
+        let free = grow.clone().step_by(PAGE as usize).all(|page| p.space.areas().find(page).is_none());
+        if free && old_end == area.end {
+            p.space.map(grow.start, grow.end - grow.start, area.protection, area.kind)?;
+            return Ok(old);
+        }
+        if flags & MREMAP_MAYMOVE == 0 {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    let target = if flags & MREMAP_FIXED != 0 {
+        p.space.unmap(fixed_at, new_size)?;
+        fixed_at
+    } else {
+        p.space.find_free(new_size, crate::process::space::MMAP_TOP).ok_or(Errno::ENOMEM)?
+    };
+    p.space.map(target, new_size, area.protection, area.kind)?;
+    let mut page = alloc::vec![0u8; PAGE as usize];
+    for offset in (0..old_size.min(new_size)).step_by(PAGE as usize) {
+        if p.space.is_resident(old + offset) {
+            p.space.read_any(old + offset, &mut page)?;
+            p.space.write(target + offset, &page, Access::Load)?;
+        }
+    }
+    p.space.unmap(old, old_size)?;
+    Ok(target)
+}
+
 /// mincore(addr, length, vec): one byte per page, 1 where a page is
 /// present; ENOMEM where the range is not mapped.
 pub fn mincore(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {

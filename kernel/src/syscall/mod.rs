@@ -87,6 +87,7 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::mprotect => memory::mprotect(p, a).into(),
         S::madvise => memory::madvise(p, a).into(),
         S::mincore => memory::mincore(p, a).into(),
+        S::mremap => memory::mremap(p, a).into(),
         S::getpid | S::gettid => Ok(u64::from(p.pid)).into(),
         S::getppid => Ok(0).into(),
         S::set_tid_address => process::set_tid_address(p, a).into(),

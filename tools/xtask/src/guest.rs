@@ -330,8 +330,9 @@ pub fn command(reference: bool, morsel: bool) -> Result<ExitCode, String> {
 }
 
 /// Guest programs whose plain runs need what Morsel does not offer yet:
-/// `mem` checks shared file mappings (writes reaching the file and other
-/// mappings), msync and mremap. `cargo xtask guest-test --morsel` runs
+/// `mem` checks file mappings that stay tied to their file (shared writes
+/// reaching the file and other mappings, msync, MADV_DONTNEED refetching a
+/// private mapping's file bytes); Morsel maps files as copies so far. `cargo xtask guest-test --morsel` runs
 /// everything.
 pub const PENDING_ON_MORSEL: &[&str] = &["mem"];
 
