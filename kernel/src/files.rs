@@ -31,10 +31,12 @@ static VFS: Once<Vfs> = Once::new();
 
 /// The filesystem: created on first use with the directories and device
 /// nodes every Linux program expects (`/dev`, `/dev/shm`, `/tmp`, ...).
+/// File data lives in the kernel heap, so the filesystem may fill half of
+/// it (ENOSPC beyond), never all of it.
 pub fn vfs() -> &'static Vfs {
     VFS.call_once(|| {
-        let free = crate::platform::platform().frames.lock().free_bytes();
-        let vfs = Vfs::new(Arc::new(KernelClock), free / 2);
+        let capacity = crate::platform::platform().heap.len() / 2;
+        let vfs = Vfs::new(Arc::new(KernelClock), capacity);
         standard_nodes(&vfs);
         vfs
     })
@@ -347,8 +349,8 @@ fn sigpipe_is_default(actions: &[[u64; 4]; 64]) -> bool {
     actions[usize::from(crate::process::signal::SIGPIPE) - 1][0] == 0
 }
 
-/// The bytes a file mapping of `len` bytes at `offset` of `fd` shows: the
-/// file's contents, zeros past its end. A shared writable mapping needs a
+/// The bytes a file mapping of `len` bytes at `offset` of `fd` starts with:
+/// the file's contents up to its end (the rest of the mapping reads zero). A shared writable mapping needs a
 /// descriptor open for writing (EACCES). The mapping is a copy: writes to a
 /// shared mapping do not reach the file yet.
 pub fn read_for_mmap(p: &mut Process, fd: i32, offset: u64, len: u64, shared_writable: bool) -> Result<Vec<u8>, Errno> {
@@ -363,7 +365,9 @@ pub fn read_for_mmap(p: &mut Process, fd: i32, offset: u64, len: u64, shared_wri
     if inode.is_dir() {
         return Err(Errno::ENODEV);
     }
-    let mut contents = alloc::vec![0u8; usize::try_from(len).map_err(|_| Errno::ENOMEM)?];
+    // Only the bytes the file has: the rest of the mapping is demand-zero.
+    let present = inode.size().saturating_sub(offset).min(len);
+    let mut contents = alloc::vec![0u8; usize::try_from(present).map_err(|_| Errno::ENOMEM)?];
     let mut done = 0;
     while done < contents.len() {
         let n = inode.read_at(offset + done as u64, &mut contents[done..], vfs().now())?;
@@ -372,5 +376,6 @@ pub fn read_for_mmap(p: &mut Process, fd: i32, offset: u64, len: u64, shared_wri
         }
         done += n;
     }
+    contents.truncate(done);
     Ok(contents)
 }
