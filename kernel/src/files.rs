@@ -7,7 +7,6 @@ use crate::process::Process;
 use crate::syscall::Outcome;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use arch_morello::cpu;
 use posix_shim::Errno;
 use posix_shim::device::{CharDevices, Random, SetWhen, Termios, TtyReply, TtyRequest, Winsize};
 use posix_shim::fd::{FdTable, FileObject, OpenFile};
@@ -31,11 +30,11 @@ static VFS: Once<Vfs> = Once::new();
 
 /// The filesystem: created on first use with the directories and device
 /// nodes every Linux program expects (`/dev`, `/dev/shm`, `/tmp`, ...).
-/// File data lives in the kernel heap, so the filesystem may fill half of
-/// it (ENOSPC beyond), never all of it.
+/// File data lives in the kernel heap, so the filesystem may fill three
+/// quarters of it (ENOSPC beyond), never all of it.
 pub fn vfs() -> &'static Vfs {
     VFS.call_once(|| {
-        let capacity = crate::platform::platform().heap.len() / 2;
+        let capacity = crate::platform::platform().heap.len() / 4 * 3;
         let vfs = Vfs::new(Arc::new(KernelClock), capacity);
         standard_nodes(&vfs);
         vfs
@@ -107,6 +106,58 @@ pub fn read_file(path: &[u8]) -> Result<Vec<u8>, Errno> {
     Ok(contents)
 }
 
+/// The program execve(path) runs, as `p` finds it: an ELF file's bytes with
+/// `argv` unchanged, or for a `#!` script its interpreter's bytes with
+/// `argv` = interpreter, optional argument, path, then argv[1..].
+pub fn executable(p: &Process, path: &[u8], argv: Vec<Vec<u8>>) -> Result<(Vec<u8>, Vec<Vec<u8>>), Errno> {
+    let image = read_executable(p, path)?;
+    let Some(line) = image.strip_prefix(b"#!") else {
+        return Ok((image, argv));
+    };
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len()).min(255)];
+    let text = line.trim_ascii();
+    let (interpreter, argument) = match text.iter().position(|b| b.is_ascii_whitespace()) {
+        Some(at) => (&text[..at], Some(text[at..].trim_ascii())),
+        None => (text, None),
+    };
+    if interpreter.is_empty() {
+        return Err(Errno::ENOEXEC);
+    }
+    let mut new_argv = alloc::vec![interpreter.to_vec()];
+    new_argv.extend(argument.filter(|a| !a.is_empty()).map(<[u8]>::to_vec));
+    new_argv.push(path.to_vec());
+    new_argv.extend(argv.into_iter().skip(1));
+    let image = read_executable(p, interpreter)?;
+    if image.starts_with(b"#!") {
+        return Err(Errno::ELOOP);
+    }
+    Ok((image, new_argv))
+}
+
+/// The bytes of an executable regular file at `path` (from `p`'s cwd),
+/// which `p` may execute: EACCES for directories, other file types and
+/// files without an execute bit.
+fn read_executable(p: &Process, path: &[u8]) -> Result<Vec<u8>, Errno> {
+    let vfs = vfs();
+    let start = if path.starts_with(b"/") { vfs.root() } else { p.files.fs.cwd.clone() };
+    let inode = vfs.lookup(&start, path, true, &p.credentials.for_files())?;
+    let metadata = inode.metadata();
+    if metadata.file_type != posix_shim::vfs::FileType::Regular || metadata.perm & 0o111 == 0 {
+        return Err(Errno::EACCES);
+    }
+    let mut contents = alloc::vec![0u8; inode.size() as usize];
+    let mut done = 0;
+    while done < contents.len() {
+        let n = inode.read_at(done as u64, &mut contents[done..], vfs.now())?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    contents.truncate(done);
+    Ok(contents)
+}
+
 /// A μprocess's files: descriptor table, working directory and umask.
 #[derive(Debug)]
 pub struct FileState {
@@ -138,6 +189,12 @@ impl FileState {
         }
         self.fs.cwd = dir;
         Ok(self)
+    }
+
+    /// The files a forked child starts with: the same open file
+    /// descriptions, the same cwd and umask.
+    pub fn fork(&self) -> FileState {
+        FileState { fds: self.fds.fork(), fs: self.fs.clone() }
     }
 
     /// No descriptors, the root as working directory.
@@ -240,25 +297,21 @@ impl CharDevices for ConsoleDriver {
     }
 
     fn read(&self, _dev: DevNumber, buf: &mut [u8], nonblocking: bool) -> Result<usize, Errno> {
-        loop {
-            self.take_input();
-            let mut ready = self.ready.lock();
-            if !ready.is_empty() {
-                let n = buf.len().min(ready.len());
-                for (slot, byte) in buf.iter_mut().zip(ready.drain(..n)) {
-                    *slot = byte;
-                }
-                return Ok(n);
+        self.take_input();
+        let mut ready = self.ready.lock();
+        if !ready.is_empty() {
+            let n = buf.len().min(ready.len());
+            for (slot, byte) in buf.iter_mut().zip(ready.drain(..n)) {
+                *slot = byte;
             }
-            drop(ready);
-            if core::mem::take(&mut *self.end_of_file.lock()) {
-                return Ok(0);
-            }
-            if nonblocking {
-                return Err(Errno::EAGAIN);
-            }
-            cpu::wait_for_interrupt();
+            return Ok(n);
         }
+        drop(ready);
+        if core::mem::take(&mut *self.end_of_file.lock()) {
+            return Ok(0);
+        }
+        // Blocking: the scheduler runs the call again when input may be there.
+        Err(if nonblocking { Errno::EAGAIN } else { Errno::ERESTART })
     }
 
     fn write(&self, _dev: DevNumber, data: &[u8]) -> Result<usize, Errno> {
@@ -325,16 +378,14 @@ pub fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         devices: console_driver(),
         random: &mut random,
     };
-    loop {
-        match dispatch_fs(&mut ctx, &mut p.space, sysno, a) {
-            // The call would block: wait for something to happen, run it again.
-            Some(Err(Errno::ERESTART)) => cpu::wait_for_interrupt(),
-            Some(Err(Errno::EPIPE)) if writes(sysno) && sigpipe_is_default(&p.signal_actions) => {
-                return Outcome::Exit(crate::process::Exit::Signal(crate::process::signal::SIGPIPE));
-            }
-            Some(result) => return Outcome::Return(result),
-            None => return Outcome::Return(Err(Errno::ENOSYS)),
+    match dispatch_fs(&mut ctx, &mut p.space, sysno, a) {
+        Some(Err(Errno::EPIPE)) if writes(sysno) && sigpipe_is_default(&p.signal_actions) => {
+            Outcome::Exit(crate::process::Exit::Signal(crate::process::signal::SIGPIPE))
         }
+        // Err(ERESTART) included: the call would block, the scheduler runs
+        // it again later.
+        Some(result) => Outcome::Return(result),
+        None => Outcome::Return(Err(Errno::ENOSYS)),
     }
 }
 

@@ -19,8 +19,9 @@ use spin::{Mutex, Once};
 pub const TICK_HZ: u64 = 100;
 /// Physical address where QEMU places the device tree for ELF kernels.
 const DEFAULT_DTB: u64 = 0x4000_0000;
-/// Kernel heap size (a fixed share of RAM, capped).
-const HEAP_MAX: u64 = 256 * 1024 * 1024;
+/// Kernel heap size: half of RAM (file data of the tmpfs lives there too),
+/// capped.
+const HEAP_MAX: u64 = 1024 * 1024 * 1024;
 
 /// The one serial console, shared by the kernel and μprocesses.
 ///
@@ -323,7 +324,7 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
         .map(|r| PhysRange::new(r.starting_address.addr() as u64, r.size.unwrap_or(0) as u64))
         .find(|r| r.start <= image.start && image.end <= r.end)
         .unwrap_or_else(|| early_fail("the kernel image is not in a RAM bank"));
-    let heap_size = (bank.len() / 8).min(HEAP_MAX) & !(mmu::BLOCK_2M - 1);
+    let heap_size = (bank.len() / 2).min(HEAP_MAX) & !(mmu::BLOCK_2M - 1);
     let mut early = EarlyFrames::window(bank, image.end, heap_size + EARLY_TABLE_ROOM, &reserved)
         .unwrap_or_else(|| early_fail("no room for the heap"));
     let heap = early.take(heap_size, mmu::BLOCK_2M).unwrap_or_else(|| early_fail("no room for the heap"));

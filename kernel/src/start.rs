@@ -106,9 +106,10 @@ fn run_first_process(platform: &Platform) -> u32 {
         &mut |interpreter| crate::files::read_file(interpreter),
     );
     match spawned {
-        Ok(mut process) => {
-            let exit = process.run();
-            log::info!("pid {} ended: {exit:?}", process.pid);
+        Ok(process) => {
+            let pid = process.pid;
+            let exit = crate::process::scheduler::run(process);
+            log::info!("pid {pid} ended: {exit:?}");
             exit.shell_status()
         }
         Err(e) => {

@@ -13,7 +13,7 @@ use posix_shim::Errno;
 const STATIC_HELLO: &[u8] = include_bytes!("../../../loader/tests/data/static-hello");
 
 fn run(exe: &[u8]) -> Result<Exit, Errno> {
-    let mut process = Process::spawn(
+    let process = Process::spawn(
         next_pid(),
         b"/test/program",
         exe,
@@ -22,7 +22,7 @@ fn run(exe: &[u8]) -> Result<Exit, Errno> {
         FileState::empty(),
         &mut |_| Err(Errno::ENOENT),
     )?;
-    Ok(process.run())
+    Ok(crate::process::scheduler::run(process))
 }
 
 ktest!(fn static_program_runs_and_exits() {

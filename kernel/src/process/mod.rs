@@ -1,10 +1,13 @@
 //! μprocesses: creation from an ELF file, the loop that runs one at EL0 and
 //! handles its traps (system calls, faults, interrupts), and how it ends.
 
+pub mod scheduler;
 pub mod space;
+pub mod table;
 
 use crate::platform::{self, platform};
 use crate::vm::AreaKind;
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use arch_morello::cpu;
@@ -51,6 +54,20 @@ impl Exit {
     }
 }
 
+/// What running a μprocess for a while led to.
+#[derive(Debug)]
+pub enum Event {
+    /// It ended.
+    Exit(Exit),
+    /// Its system call would block; the call runs again when it is next
+    /// scheduled.
+    Blocked,
+    /// Its time slice ran out.
+    Preempted,
+    /// It created this child (fork, vfork, clone for a process).
+    Forked(Box<Process>),
+}
+
 /// The program break: the heap area that brk grows and shrinks.
 #[derive(Debug, Clone, Copy)]
 pub struct ProgramBreak {
@@ -90,6 +107,10 @@ pub struct Process {
     pub limits: [[u64; 2]; 16],
     /// When it started (monotonic ns), for its CPU-time clocks.
     pub started_ns: u64,
+    /// Its system call is waiting to be run again (it would have blocked).
+    pub in_blocked_call: bool,
+    /// When a sleep in progress ends (monotonic ns).
+    pub sleep_deadline: Option<u64>,
 }
 
 /// Who a μprocess acts as.
@@ -182,41 +203,13 @@ impl Process {
         files: crate::files::FileState,
         read_file: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, Errno>,
     ) -> Result<Process, Errno> {
-        let mut space = UserSpace::new()?;
-        let program = loader::load_program(exe, &mut space, read_file)?;
-        let mut random = [0u8; 16];
-        crate::random::fill(&mut random);
-        let info = loader::StartInfo {
-            argv,
-            envp,
-            execfn: path.to_vec(),
-            random,
-            hwcap: HWCAP,
-            hwcap2: 0,
-            uid: 0,
-            euid: 0,
-            gid: 0,
-            egid: 0,
-            secure: false,
-            clock_ticks: 100,
-            minsigstksz: 5120,
-            sysinfo_ehdr: None,
-        };
-        let sp = loader::build_initial_stack(
-            &mut space,
-            loader::StackPlacement { top: STACK_TOP, size: STACK_RESERVE },
-            &program,
-            &info,
-        )?;
-        let brk_start = program.exe.brk_start;
-        space.map(brk_start, crate::vm::PAGE, Protection::READ | Protection::WRITE, AreaKind::Heap)?;
-        let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path).iter().copied().take(15).collect();
+        let image = load_image(path, exe, argv, envp, &Credentials::default(), read_file)?;
         Ok(Process {
             pid,
-            space,
-            context: UserContext::new(program.entry, sp),
-            brk: ProgramBreak { start: brk_start, current: brk_start },
-            name,
+            space: image.space,
+            context: UserContext::new(image.entry, image.sp),
+            brk: ProgramBreak { start: image.brk_start, current: image.brk_start },
+            name: command_name(path),
             clear_child_tid: 0,
             signal_mask: 0,
             signal_actions: [[0; 4]; 64],
@@ -225,11 +218,47 @@ impl Process {
             dumpable: true,
             limits: DEFAULT_LIMITS,
             started_ns: arch_morello::timer::uptime_ns(),
+            in_blocked_call: false,
+            sleep_deadline: None,
         })
     }
 
-    /// Runs the μprocess until it ends.
-    pub fn run(&mut self) -> Exit {
+    /// Replaces the program (execve): a new view loaded from `exe`; the pid,
+    /// files less the close-on-exec ones, cwd, credentials, signal mask and
+    /// ignored signals stay; handled signals go back to their default. On
+    /// error nothing has changed.
+    pub fn exec(&mut self, path: &[u8], exe: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
+        let image = load_image(path, exe, argv, envp, &self.credentials, &mut |interpreter| crate::files::read_file(interpreter))?;
+        self.space = image.space;
+        self.context = UserContext::new(image.entry, image.sp);
+        self.brk = ProgramBreak { start: image.brk_start, current: image.brk_start };
+        self.name = command_name(path);
+        self.clear_child_tid = 0;
+        self.files.fds.close_on_exec();
+        for action in &mut self.signal_actions {
+            // SIG_DFL is 0 and SIG_IGN 1: handlers are addresses above them.
+            if action[0] > 1 {
+                *action = [0; 4];
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the μprocess until its time slice ends, it blocks, forks or
+    /// ends. A call that blocked before runs again first.
+    pub fn run_slice(&mut self) -> Event {
+        if self.in_blocked_call {
+            cpu::enable_irqs();
+            match crate::syscall::handle(self) {
+                Some(Event::Blocked) => return Event::Blocked,
+                Some(event) => {
+                    self.in_blocked_call = false;
+                    return event;
+                }
+                None => self.in_blocked_call = false,
+            }
+        }
+        let slice_start = platform::ticks();
         loop {
             cpu::disable_irqs();
             self.space.activate();
@@ -237,19 +266,29 @@ impl Process {
             // own pages for EL0; IRQs are masked until the eret.
             let trap = unsafe { run_user(&mut self.context) };
             match trap {
-                Trap::Irq => platform::handle_irq(),
-                Trap::Other => return self.kill(signal::SIGBUS, "SError or FIQ"),
+                Trap::Irq => {
+                    platform::handle_irq();
+                    if platform::ticks() != slice_start {
+                        return Event::Preempted;
+                    }
+                }
+                Trap::Other => return Event::Exit(self.kill(signal::SIGBUS, "SError or FIQ")),
                 Trap::Synchronous => {
                     cpu::enable_irqs();
-                    if let Some(exit) = self.synchronous_trap() {
-                        return exit;
+                    match self.synchronous_trap() {
+                        Some(Event::Blocked) => {
+                            self.in_blocked_call = true;
+                            return Event::Blocked;
+                        }
+                        Some(event) => return event,
+                        None => {}
                     }
                 }
             }
         }
     }
 
-    fn synchronous_trap(&mut self) -> Option<Exit> {
+    fn synchronous_trap(&mut self) -> Option<Event> {
         let esr = self.context.esr;
         let class = ((esr >> 26) & 0x3f) as u8;
         match class {
@@ -258,7 +297,7 @@ impl Process {
                 if !is_translation_fault(esr) =>
             {
                 let what = alloc::format!("{} at {:#x} (fault status {:#x})", fault_kind(esr), self.context.far, esr & 0x3f);
-                Some(self.kill(signal::SIGSEGV, &what))
+                Some(Event::Exit(self.kill(signal::SIGSEGV, &what)))
             }
             exception_class::DATA_ABORT_LOWER | exception_class::INSTRUCTION_ABORT_LOWER => {
                 let access = if class == exception_class::INSTRUCTION_ABORT_LOWER {
@@ -278,17 +317,17 @@ impl Process {
                             Fault::OutOfMemory => "out of memory",
                         };
                         let what = alloc::format!("{reason} for {access:?} at {address:#x}");
-                        Some(self.kill(if fault == Fault::OutOfMemory { signal::SIGBUS } else { signal::SIGSEGV }, &what))
+                        Some(Event::Exit(self.kill(if fault == Fault::OutOfMemory { signal::SIGBUS } else { signal::SIGSEGV }, &what)))
                     }
                 }
             }
             exception_class::PC_ALIGNMENT | exception_class::SP_ALIGNMENT => {
-                Some(self.kill(signal::SIGBUS, "misaligned PC or SP"))
+                Some(Event::Exit(self.kill(signal::SIGBUS, "misaligned PC or SP")))
             }
-            exception_class::BRK => Some(self.kill(signal::SIGTRAP, "breakpoint")),
+            exception_class::BRK => Some(Event::Exit(self.kill(signal::SIGTRAP, "breakpoint"))),
             exception_class::UNKNOWN if self.emulate_id_register_read() => None,
-            exception_class::FP => Some(self.kill(signal::SIGFPE, "floating-point exception")),
-            _ => Some(self.kill(signal::SIGILL, "undefined instruction")),
+            exception_class::FP => Some(Event::Exit(self.kill(signal::SIGFPE, "floating-point exception"))),
+            _ => Some(Event::Exit(self.kill(signal::SIGILL, "undefined instruction"))),
         }
     }
 
@@ -342,6 +381,55 @@ fn fault_kind(esr: u64) -> &'static str {
         0x28 => "capability fault",
         _ => "memory fault",
     }
+}
+
+/// A program loaded into a fresh view, ready to start.
+struct LoadedImage {
+    space: UserSpace,
+    entry: u64,
+    sp: u64,
+    brk_start: u64,
+}
+
+/// Loads `exe` and its interpreter into a new view with the initial stack
+/// (argv, envp, auxv with the caller's ids) and an empty heap area.
+fn load_image(
+    path: &[u8],
+    exe: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    credentials: &Credentials,
+    read_file: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, Errno>,
+) -> Result<LoadedImage, Errno> {
+    let mut space = UserSpace::new()?;
+    let program = loader::load_program(exe, &mut space, read_file)?;
+    let mut random = [0u8; 16];
+    crate::random::fill(&mut random);
+    let info = loader::StartInfo {
+        argv,
+        envp,
+        execfn: path.to_vec(),
+        random,
+        hwcap: HWCAP,
+        hwcap2: 0,
+        uid: credentials.uid[0],
+        euid: credentials.uid[1],
+        gid: credentials.gid[0],
+        egid: credentials.gid[1],
+        secure: false,
+        clock_ticks: 100,
+        minsigstksz: 5120,
+        sysinfo_ehdr: None,
+    };
+    let sp = loader::build_initial_stack(&mut space, loader::StackPlacement { top: STACK_TOP, size: STACK_RESERVE }, &program, &info)?;
+    let brk_start = program.exe.brk_start;
+    space.map(brk_start, crate::vm::PAGE, Protection::READ | Protection::WRITE, AreaKind::Heap)?;
+    Ok(LoadedImage { space, entry: program.entry, sp, brk_start })
+}
+
+/// The command name (comm): the file name, at most 15 bytes.
+fn command_name(path: &[u8]) -> Vec<u8> {
+    path.rsplit(|&b| b == b'/').next().unwrap_or(path).iter().copied().take(15).collect()
 }
 
 /// The μprocess ids handed out so far.

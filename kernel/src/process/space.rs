@@ -241,6 +241,31 @@ impl UserSpace {
         Ok(())
     }
 
+    /// A copy of this view for a forked child: the same areas, and a fresh
+    /// frame with the same bytes for every page present (copy-on-write is
+    /// the next step).
+    pub fn fork(&self) -> Result<UserSpace, Errno> {
+        let mut child = UserSpace::new()?;
+        child.areas = self.areas.clone();
+        for area in self.areas.iter() {
+            for va in (area.start..area.end).step_by(PAGE as usize) {
+                let Some((frame, access)) = self.tables.user_page(va) else { continue };
+                let copy = allocate_zeroed_frame().ok_or(Errno::ENOMEM)?;
+                let from: *const u8 = core::ptr::with_exposed_provenance(PhysAddr(frame.0).to_virt() as usize);
+                let to: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(copy.0).to_virt() as usize);
+                // SAFETY: both are whole frames reached through the linear
+                // map: the parent's page, and a frame just allocated.
+                unsafe { core::ptr::copy_nonoverlapping(from, to, PAGE as usize) };
+                if child.tables.map_user_page(va, copy, access, &mut allocate_zeroed_frame).is_err() {
+                    free_frame(copy);
+                    return Err(Errno::ENOMEM);
+                }
+                child.pages += 1;
+            }
+        }
+        Ok(child)
+    }
+
     /// Whether the page holding `va` has a frame.
     pub fn is_resident(&self, va: u64) -> bool {
         self.tables.user_page(va & !(PAGE - 1)).is_some()

@@ -8,11 +8,12 @@
 //! posix-shim's, reached through [`crate::files`].
 
 mod info;
+mod lifecycle;
 mod memory;
 mod process;
 mod time;
 
-use crate::process::{Exit, Process};
+use crate::process::{Event, Exit, Process};
 use alloc::collections::BTreeSet;
 use posix_shim::Errno;
 use posix_shim::syscall::args::SyscallArgs;
@@ -22,10 +23,13 @@ use spin::Mutex;
 /// What a handler asks of the process loop.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Return this to the μprocess.
+    /// Return this to the μprocess (`Err(ERESTART)`: the call would block
+    /// and runs again later).
     Return(Result<u64, Errno>),
     /// The μprocess ends.
     Exit(Exit),
+    /// The μprocess created this child; the caller gets its pid.
+    Fork(alloc::boxed::Box<Process>),
 }
 
 impl From<Result<u64, Errno>> for Outcome {
@@ -42,8 +46,9 @@ fn strace_enabled() -> bool {
     *ENABLED.call_once(|| crate::platform::platform().machine.boot_arg("morsel.strace") == Some("1"))
 }
 
-/// Handles the system call the μprocess just made; `Some` if it ended.
-pub fn handle(process: &mut Process) -> Option<Exit> {
+/// Handles the system call the μprocess made; `None` when it simply
+/// continues, otherwise what the scheduler must do.
+pub fn handle(process: &mut Process) -> Option<Event> {
     let x = &process.context.x;
     let number = x[8];
     let args = SyscallArgs::new([x[0], x[1], x[2], x[3], x[4], x[5]]);
@@ -55,11 +60,18 @@ pub fn handle(process: &mut Process) -> Option<Exit> {
     };
     if let Some(call) = traced {
         match &outcome {
+            Outcome::Return(Err(Errno::ERESTART)) => {}
             Outcome::Return(result) => log::info!("[pid {}] {call}{}", process.pid, crate::strace::describe_result(sysno, result)),
             Outcome::Exit(_) => log::info!("[pid {}] {call} = ?", process.pid),
+            Outcome::Fork(child) => log::info!("[pid {}] {call} = {}", process.pid, child.pid),
         }
     }
     match outcome {
+        Outcome::Return(Err(Errno::ERESTART)) => Some(Event::Blocked),
+        Outcome::Fork(child) => {
+            process.context.x[0] = u64::from(child.pid);
+            Some(Event::Forked(child))
+        }
         Outcome::Return(result) => {
             process.context.x[0] = match result {
                 Ok(value) => value,
@@ -73,7 +85,7 @@ pub fn handle(process: &mut Process) -> Option<Exit> {
             };
             None
         }
-        Outcome::Exit(exit) => Some(exit),
+        Outcome::Exit(exit) => Some(Event::Exit(exit)),
     }
 }
 
@@ -89,7 +101,11 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::mincore => memory::mincore(p, a).into(),
         S::mremap => memory::mremap(p, a).into(),
         S::getpid | S::gettid => Ok(u64::from(p.pid)).into(),
-        S::getppid => Ok(0).into(),
+        S::getppid => Ok(lifecycle::getppid(p)).into(),
+        S::clone => lifecycle::clone(p, a),
+        S::clone3 => lifecycle::clone3(p, a),
+        S::execve => lifecycle::execve(p, a).into(),
+        S::wait4 => lifecycle::wait4(p, a).into(),
         S::set_tid_address => process::set_tid_address(p, a).into(),
         S::set_robust_list => process::set_robust_list(a).into(),
         S::getuid => Ok(u64::from(p.credentials.uid[0])).into(),

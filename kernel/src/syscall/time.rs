@@ -99,18 +99,23 @@ pub fn gettimeofday(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     Ok(0)
 }
 
-/// Sleeps until `clock` reads `deadline_ns`, waiting for interrupts.
-fn sleep_until(clock: u64, deadline_ns: u64) -> Result<(), Errno> {
-    while now_ns(clock)? < deadline_ns {
-        arch_morello::cpu::wait_for_interrupt();
+/// Sleeps until `clock` reads `deadline_ns`: the call blocks (ERESTART)
+/// until then and the scheduler runs it again; the deadline is kept in the
+/// μprocess across the retries.
+fn sleep_until(p: &mut Process, clock: u64, deadline_ns: u64) -> Result<u64, Errno> {
+    let deadline = *p.sleep_deadline.get_or_insert(deadline_ns);
+    if now_ns(clock)? < deadline {
+        return Err(Errno::ERESTART);
     }
-    Ok(())
+    p.sleep_deadline = None;
+    Ok(0)
 }
 
 /// nanosleep(req, rem).
 pub fn nanosleep(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let duration = read_timespec(p, a.addr(0))?;
-    sleep_until(CLOCK_MONOTONIC, now_ns(CLOCK_MONOTONIC)?.saturating_add(duration)).map(|()| 0)
+    let deadline = now_ns(CLOCK_MONOTONIC)?.saturating_add(duration);
+    sleep_until(p, CLOCK_MONOTONIC, deadline)
 }
 
 /// clock_nanosleep(clock, flags, req, rem).
@@ -121,7 +126,7 @@ pub fn clock_nanosleep(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     }
     let request = read_timespec(p, a.addr(2))?;
     let deadline = if a.u64(1) & TIMER_ABSTIME != 0 { request } else { now_ns(clock)?.saturating_add(request) };
-    sleep_until(clock, deadline).map(|()| 0)
+    sleep_until(p, clock, deadline)
 }
 
 /// times(buf): clock ticks since boot; the process's user time is its

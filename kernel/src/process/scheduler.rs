@@ -1,0 +1,64 @@
+//! Running many μprocesses on one core: a round-robin queue of runnable
+//! μprocesses, each run for a time slice (the timer tick preempts it) or
+//! until its system call would block. A blocked call is simply run again
+//! later (every handler is restartable: the Fluke lesson); while nothing can
+//! run the core waits for an interrupt.
+
+use super::{Event, Exit, Process, table};
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use arch_morello::cpu;
+
+/// Runs `first` and everything it creates until `first` ends; returns how
+/// it ended.
+pub fn run(first: Process) -> Exit {
+    let first_pid = first.pid;
+    table::add(first_pid, 0);
+    let mut processes: BTreeMap<u32, Box<Process>> = BTreeMap::new();
+    processes.insert(first_pid, Box::new(first));
+    let mut runnable: VecDeque<u32> = VecDeque::from([first_pid]);
+    let mut blocked: Vec<u32> = Vec::new();
+    let mut progress = true;
+    loop {
+        let Some(pid) = runnable.pop_front() else {
+            if blocked.is_empty() {
+                // Only zombies left, or nothing: the first process is gone.
+                return Exit::Status(0);
+            }
+            if !progress {
+                cpu::wait_for_interrupt();
+            }
+            progress = false;
+            runnable.extend(blocked.drain(..));
+            continue;
+        };
+        let Some(process) = processes.get_mut(&pid) else { continue };
+        match process.run_slice() {
+            Event::Blocked => blocked.push(pid),
+            Event::Preempted => {
+                progress = true;
+                runnable.push_back(pid);
+            }
+            Event::Forked(child) => {
+                progress = true;
+                let child_pid = child.pid;
+                table::add(child_pid, pid);
+                processes.insert(child_pid, child);
+                runnable.push_back(child_pid);
+                runnable.push_front(pid);
+            }
+            Event::Exit(exit) => {
+                progress = true;
+                // Dropping the μprocess frees its memory and closes its
+                // files (a pipe's last writer gone means EOF for readers).
+                processes.remove(&pid);
+                table::exited(pid, exit);
+                if pid == first_pid {
+                    return exit;
+                }
+                runnable.extend(blocked.drain(..));
+            }
+        }
+    }
+}
