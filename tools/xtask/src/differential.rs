@@ -182,6 +182,82 @@ fn fresh_copy(data: &Path, scratch: &Path) -> Result<PathBuf, String> {
     if status.success() { Ok(scratch.to_path_buf()) } else { Err("cannot copy the test data".to_string()) }
 }
 
+/// The shell scripts of `tests/scripts`, run by BusyBox's sh from
+/// `tests/data` on Morsel and on Linux. The reference needs exec of AArch64
+/// programs (sh runs applets through /proc/self/exe), so it runs inside a
+/// user and mount namespace with a private binfmt_misc registration of
+/// qemu-user-static, chrooted into a copy of the image.
+pub fn check_scripts(kernel: &Path) -> Result<Tally, String> {
+    let root = crate::repo_root();
+    let (data, scripts_dir) = (root.join("tests/data"), root.join("tests/scripts"));
+    let additions = [
+        Addition::parse(&format!("{}:/data", data.display()))?,
+        Addition::parse(&format!("{}:/scripts", scripts_dir.display()))?,
+    ];
+    let initrd = image::build_image("busybox", &[], &additions)?;
+    let image_root = root.join("target/images/busybox/root");
+    crate::toolchain::require_program("qemu-aarch64-static", "qemu-user-static")?;
+    let mut scripts: Vec<String> = std::fs::read_dir(&scripts_dir)
+        .map_err(|e| format!("{}: {e}", scripts_dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".sh"))
+        .collect();
+    scripts.sort();
+    let scratch = root.join("target/scripts-reference");
+    let mut tally = Tally::default();
+    for script in &scripts {
+        let argv = ["/bin/busybox".to_string(), "sh".to_string(), format!("/scripts/{script}")];
+        let verdict = reference_root(&image_root, &data, &scripts_dir, &scratch)
+            .and_then(|chroot| run_reference_script(&chroot, script))
+            .and_then(|linux| run_morsel(kernel, &initrd, &argv).map(|morsel| (morsel, linux)))
+            .and_then(|(morsel, linux)| compare(Comparison::Exact, &morsel, &linux));
+        match &verdict {
+            Ok(()) => println!("script {script}: ok"),
+            Err(why) => println!("script {script}: FAILED: {why}"),
+        }
+        tally.add(Tally::check(verdict.is_ok()));
+    }
+    Ok(tally)
+}
+
+/// A fresh copy of the image with the data and scripts, for one script.
+fn reference_root(image_root: &Path, data: &Path, scripts: &Path, scratch: &Path) -> Result<PathBuf, String> {
+    let _ = std::fs::remove_dir_all(scratch);
+    std::fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
+    let chroot = scratch.join("root");
+    for (from, to) in [(image_root, chroot.clone()), (data, chroot.join("data")), (scripts, chroot.join("scripts"))] {
+        let status = Command::new("cp").arg("-a").arg(from).arg(&to).status().map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("cannot copy {} for the reference", from.display()));
+        }
+    }
+    Ok(chroot)
+}
+
+/// Runs `sh /scripts/SCRIPT` from /data in `chroot` on the host kernel.
+fn run_reference_script(chroot: &Path, script: &str) -> Result<Run, String> {
+    let registration = "/usr/lib/binfmt.d/qemu-aarch64.conf";
+    let environment: Vec<String> = ENVIRONMENT.iter().rev().map(|(k, v)| format!("{k}={v}")).collect();
+    let inner = format!(
+        "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && cat {registration} > /proc/sys/fs/binfmt_misc/register \
+         && mount --rbind /proc {root}/proc && cd {root}/data && exec env -i {env} chroot {root} /bin/busybox sh -c 'cd /data && exec /bin/busybox sh /scripts/{script}'",
+        root = chroot.display(),
+        env = environment.join(" "),
+    );
+    let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
+    let mut child = Command::new("unshare")
+        .args(["--map-root-user", "--mount", "--fork", "sh", "-c", &inner])
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().map_err(|e| e.to_string())?)
+        .stderr(writer)
+        .spawn()
+        .map_err(|e| format!("cannot run unshare: {e}"))?;
+    let mut output = Vec::new();
+    std::io::Read::read_to_end(&mut &reader, &mut output).map_err(|e| e.to_string())?;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    Ok(Run { output, status: status.code().unwrap_or(-1) })
+}
+
 /// Runs every case of `suite` on both systems; one check per case.
 pub fn check(suite: &Suite, kernel: &Path) -> Result<Tally, String> {
     let root = crate::repo_root();

@@ -357,8 +357,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   test           host tests, capability vectors, QEMU tests (virt GICv2+GICv3, Morello if installed), harness self-tests
   qemu-test [--machine virt|morello] [--gic 2|3] [--features F] [--filter TEXT] [--timeout SECS]
                  run the in-kernel tests in QEMU
-  differential   run Debian's busybox applets and coreutils (tests/busybox, tests/coreutils) on Morsel
-                 and on Linux (qemu-user) and compare
+  differential   run Debian's busybox applets and coreutils (tests/busybox, tests/coreutils) and the shell
+                 scripts (tests/scripts) on Morsel and on Linux (qemu-user) and compare
+  scripts        only the shell scripts
   vectors [DIR]  check the capability model against reference vectors (default ../shared/vectors/morello-cap,
                  or MORELLO_CAP_VECTORS)
   build [--release] [--features F]
@@ -381,11 +382,17 @@ fn main() -> ExitCode {
         "test" => cmd_test(&o),
         "qemu-test" => cmd_qemu_test(&o),
         "vectors" => cmd_vectors(&o),
+        "scripts" => build_kernel(o.release, &[]).and_then(|kernel| {
+            let tally = differential::check_scripts(&kernel)?;
+            println!("{}", tally.line());
+            Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }),
         "differential" => build_kernel(o.release, &[]).and_then(|kernel| {
             let mut tally = Tally::default();
             for suite in [differential::BUSYBOX, differential::COREUTILS] {
                 tally.add(differential::check(&suite, &kernel)?);
             }
+            tally.add(differential::check_scripts(&kernel)?);
             println!("{}", tally.line());
             Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }),

@@ -1,0 +1,1 @@
+cat words.txt numbers.txt dups.txt | grep -v 1 | sort | uniq | wc -l

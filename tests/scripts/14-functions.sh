@@ -1,0 +1,5 @@
+greet() { echo "hello $1"; return 7; }
+greet world
+echo "returned $?"
+count() { wc -l | tr -d ' '; }
+seq 10 | count

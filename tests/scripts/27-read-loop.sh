@@ -1,0 +1,3 @@
+while IFS=: read name pw uid rest; do
+  echo "$uid $name"
+done < passwd.txt | sort -n

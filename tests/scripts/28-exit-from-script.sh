@@ -1,0 +1,3 @@
+echo before
+exit 17
+echo never
