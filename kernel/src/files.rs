@@ -37,6 +37,9 @@ pub fn vfs() -> &'static Vfs {
         let capacity = crate::platform::platform().heap.len() / 4 * 3;
         let vfs = Vfs::new(Arc::new(KernelClock), capacity);
         standard_nodes(&vfs);
+        if let Err(e) = crate::procfs::mount(&vfs) {
+            log::error!("mounting /proc and /sys: {e:?}");
+        }
         vfs
     })
 }
@@ -104,6 +107,38 @@ pub fn read_file(path: &[u8]) -> Result<Vec<u8>, Errno> {
     }
     contents.truncate(done);
     Ok(contents)
+}
+
+/// The canonical absolute path of the file `path` names from `cwd`, every
+/// symlink resolved (as /proc/PID/exe shows a program: exec of
+/// /proc/self/exe or /bin/busybox both give /usr/bin/busybox).
+pub fn absolute_path(cwd: &Arc<posix_shim::vfs::Inode>, path: &[u8]) -> Vec<u8> {
+    let vfs = vfs();
+    let root = Credentials::root();
+    let mut start = if path.starts_with(b"/") { vfs.root() } else { cwd.clone() };
+    let mut path = path.to_vec();
+    for _ in 0..40 {
+        let (parent, name) = split(&path);
+        let parent = if parent.is_empty() { &b"/"[..] } else { parent };
+        let Ok(dir) = vfs.lookup(&start, parent, true, &root) else { break };
+        let dir_path = vfs.path_of(&dir).unwrap_or_default();
+        let target = vfs.lookup(&dir, name, false, &root).ok().and_then(|inode| inode.readlink().ok());
+        match target {
+            Some(target) if target.starts_with(b"/") => {
+                start = vfs.root();
+                path = target;
+            }
+            Some(target) => {
+                start = vfs.root();
+                path = [dir_path.as_slice(), b"/", target.as_slice()].concat();
+            }
+            None => {
+                let separator: &[u8] = if dir_path.ends_with(b"/") { b"" } else { b"/" };
+                return [dir_path.as_slice(), separator, name].concat();
+            }
+        }
+    }
+    path
 }
 
 /// The program execve(path) runs, as `p` finds it: an ELF file's bytes with
@@ -292,6 +327,11 @@ impl ConsoleDriver {
 }
 
 impl CharDevices for ConsoleDriver {
+    fn readable(&self, _dev: DevNumber) -> bool {
+        self.take_input();
+        !self.ready.lock().is_empty() || *self.end_of_file.lock()
+    }
+
     fn open(&self, dev: DevNumber) -> Result<(), Errno> {
         if dev == DevNumber::CONSOLE || dev == DevNumber::TTY { Ok(()) } else { Err(Errno::ENXIO) }
     }
@@ -366,8 +406,8 @@ impl Random for KernelRandom {
     }
 }
 
-/// File system calls, handled by posix-shim against this μprocess's files.
-pub fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
+/// Runs `call` with posix-shim's view of `p`'s files and memory.
+fn with_files<T>(p: &mut Process, call: impl FnOnce(&mut FsContext<'_>, &mut dyn posix_shim::user::UserMemory) -> T) -> T {
     let cred = p.credentials.for_files();
     let mut random = KernelRandom;
     let mut ctx = FsContext {
@@ -378,8 +418,43 @@ pub fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         devices: console_driver(),
         random: &mut random,
     };
-    match dispatch_fs(&mut ctx, &mut p.space, sysno, a) {
-        Some(Err(Errno::EPIPE)) if writes(sysno) && sigpipe_is_default(&p.signal_actions) => {
+    call(&mut ctx, &mut p.space)
+}
+
+/// ppoll(fds, n, timeout, sigmask, size) (AArch64 has no poll): blocks
+/// (the call runs again) until a descriptor is ready or the timeout, kept
+/// in the μprocess, passes. The signal mask waits for signal delivery.
+pub fn ppoll(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    use posix_shim::user::UserMemory;
+    let timeout_ns = if a.addr(2).is_null() {
+        None
+    } else {
+        let seconds = p.space.read_u64(a.addr(2))? as i64;
+        let nanos = p.space.read_u64(a.addr(2).offset(8)?)? as i64;
+        if seconds < 0 || !(0..1_000_000_000).contains(&nanos) {
+            return Err(Errno::EINVAL);
+        }
+        Some((seconds as u64).saturating_mul(1_000_000_000).saturating_add(nanos as u64))
+    };
+    let now = arch_morello::timer::uptime_ns();
+    let may_wait = match timeout_ns {
+        None => true,
+        Some(0) => false,
+        Some(ns) => now < *p.sleep_deadline.get_or_insert(now.saturating_add(ns)),
+    };
+    let (fds, count) = (a.addr(0), a.u64(1));
+    let result = with_files(p, |ctx, mem| posix_shim::syscall::poll::poll(ctx, mem, fds, count, may_wait));
+    if result != Err(Errno::ERESTART) {
+        p.sleep_deadline = None;
+    }
+    result
+}
+
+/// File system calls, handled by posix-shim against this μprocess's files.
+pub fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
+    let sigpipe_default = sigpipe_is_default(&p.signal_actions);
+    match with_files(p, |ctx, mem| dispatch_fs(ctx, mem, sysno, a)) {
+        Some(Err(Errno::EPIPE)) if writes(sysno) && sigpipe_default => {
             Outcome::Exit(crate::process::Exit::Signal(crate::process::signal::SIGPIPE))
         }
         // Err(ERESTART) included: the call would block, the scheduler runs

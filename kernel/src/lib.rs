@@ -25,6 +25,8 @@ pub mod platform;
 #[cfg(target_os = "none")]
 pub mod process;
 #[cfg(target_os = "none")]
+mod procfs;
+#[cfg(target_os = "none")]
 mod random;
 #[cfg(target_os = "none")]
 mod start;

@@ -56,6 +56,7 @@ fn run_first_process(platform: &Platform) -> u32 {
     // SAFETY: QEMU loaded the initrd there; bring-up reserved the range and
     // the linear map covers it; nothing writes it.
     let archive = unsafe { core::slice::from_raw_parts(base, initrd.len() as usize) };
+    crate::process::info::install();
     if crate::files::unpack_initramfs(archive).is_err() {
         return 127;
     }

@@ -154,6 +154,9 @@ pub trait CharDevices {
     /// Writes `data`; returns how much was taken.
     fn write(&self, dev: DevNumber, data: &[u8]) -> Result<usize, Errno>;
 
+    /// Whether a read would return without blocking (poll's POLLIN).
+    fn readable(&self, dev: DevNumber) -> bool;
+
     /// A terminal request: `ENOTTY` if the device is not a terminal.
     fn tty_request(&self, dev: DevNumber, request: TtyRequest) -> Result<TtyReply, Errno>;
 }

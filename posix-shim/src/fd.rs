@@ -32,6 +32,9 @@ pub enum FileObject {
     Path(Arc<Inode>),
     /// One end of a pipe (its FIFO inode, for fstat).
     Pipe(Arc<Inode>, Arc<crate::pipe::PipeEnd>),
+    /// A synthetic file (/proc, /sys) with the content generated when it
+    /// was opened, read with offsets as a `seq_file`.
+    Generated(Arc<Inode>, Arc<[u8]>),
 }
 
 impl FileObject {
@@ -42,7 +45,8 @@ impl FileObject {
             | FileObject::MemDevice(i, _)
             | FileObject::Device(i, _)
             | FileObject::Path(i)
-            | FileObject::Pipe(i, _) => i,
+            | FileObject::Pipe(i, _)
+            | FileObject::Generated(i, _) => i,
         }
     }
 }

@@ -5,6 +5,8 @@
 //! - [`syscall`]: syscall numbers, typed arguments, the binary layouts of
 //!   the structures syscalls exchange, and the handlers, one file per family;
 //! - [`vfs`]: the in-memory filesystem;
+//! - [`procfs`]: `/proc` and `/sys`, synthetic filesystems over what the
+//!   kernel reports;
 //! - [`cpio`]: unpacking an initramfs into it;
 //! - [`fd`]: open file descriptions and descriptor tables;
 //! - [`device`]: character devices (the built-in memory devices and the
@@ -23,6 +25,7 @@ pub mod device;
 mod errno;
 pub mod fd;
 pub mod pipe;
+pub mod procfs;
 pub mod syscall;
 pub mod user;
 pub mod vfs;

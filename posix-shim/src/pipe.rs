@@ -92,6 +92,22 @@ impl PipeEnd {
         Ok(n)
     }
 
+    /// What poll reports for this end: (readable, writable, hang-up, error).
+    /// A read end is readable with data queued or once every writer is gone
+    /// (hang-up); a write end is writable with room left, in error once
+    /// every reader is gone.
+    pub fn poll(&self) -> (bool, bool, bool, bool) {
+        let queued = self.pipe.queue.lock().len();
+        if self.writes {
+            let no_readers = self.pipe.readers.load(Ordering::Acquire) == 0;
+            let room = queued < self.pipe.capacity.load(Ordering::Acquire);
+            (false, room && !no_readers, false, no_readers)
+        } else {
+            let no_writers = self.pipe.writers.load(Ordering::Acquire) == 0;
+            (queued > 0, false, no_writers, false)
+        }
+    }
+
     /// Bytes waiting to be read (FIONREAD).
     pub fn available(&self) -> usize {
         self.pipe.queue.lock().len()

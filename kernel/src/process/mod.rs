@@ -1,6 +1,7 @@
 //! μprocesses: creation from an ELF file, the loop that runs one at EL0 and
 //! handles its traps (system calls, faults, interrupts), and how it ends.
 
+pub mod info;
 pub mod scheduler;
 pub mod space;
 pub mod table;
@@ -111,6 +112,17 @@ pub struct Process {
     pub in_blocked_call: bool,
     /// When a sleep in progress ends (monotonic ns).
     pub sleep_deadline: Option<u64>,
+    /// The program's absolute path (/proc/PID/exe).
+    pub exe: Vec<u8>,
+    /// argv, each argument NUL-terminated (/proc/PID/cmdline).
+    pub cmdline: Vec<u8>,
+    /// envp, each entry NUL-terminated (/proc/PID/environ).
+    pub environ: Vec<u8>,
+}
+
+/// Strings joined with a NUL after each, as /proc shows argv and envp.
+fn nul_joined(strings: &[Vec<u8>]) -> Vec<u8> {
+    strings.iter().flat_map(|s| s.iter().copied().chain([0])).collect()
 }
 
 /// Who a μprocess acts as.
@@ -203,6 +215,7 @@ impl Process {
         files: crate::files::FileState,
         read_file: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, Errno>,
     ) -> Result<Process, Errno> {
+        let (cmdline, environ) = (nul_joined(&argv), nul_joined(&envp));
         let image = load_image(path, exe, argv, envp, &Credentials::default(), read_file)?;
         Ok(Process {
             pid,
@@ -220,6 +233,9 @@ impl Process {
             started_ns: arch_morello::timer::uptime_ns(),
             in_blocked_call: false,
             sleep_deadline: None,
+            exe: crate::files::absolute_path(&files_cwd_root(), path),
+            cmdline,
+            environ,
         })
     }
 
@@ -228,7 +244,11 @@ impl Process {
     /// ignored signals stay; handled signals go back to their default. On
     /// error nothing has changed.
     pub fn exec(&mut self, path: &[u8], exe: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
+        let (cmdline, environ) = (nul_joined(&argv), nul_joined(&envp));
         let image = load_image(path, exe, argv, envp, &self.credentials, &mut |interpreter| crate::files::read_file(interpreter))?;
+        self.exe = crate::files::absolute_path(&self.files.fs.cwd, path);
+        self.cmdline = cmdline;
+        self.environ = environ;
         self.space = image.space;
         self.context = UserContext::new(image.entry, image.sp);
         self.brk = ProgramBreak { start: image.brk_start, current: image.brk_start };
@@ -381,6 +401,11 @@ fn fault_kind(esr: u64) -> &'static str {
         0x28 => "capability fault",
         _ => "memory fault",
     }
+}
+
+/// The root directory, where the first μprocess's relative paths start.
+fn files_cwd_root() -> alloc::sync::Arc<posix_shim::vfs::Inode> {
+    crate::files::vfs().root()
 }
 
 /// A program loaded into a fresh view, ready to start.

@@ -4,7 +4,7 @@
 //! later (every handler is restartable: the Fluke lesson); while nothing can
 //! run the core waits for an interrupt.
 
-use super::{Event, Exit, Process, table};
+use super::{Event, Exit, Process, info, table};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -15,6 +15,7 @@ use arch_morello::cpu;
 pub fn run(first: Process) -> Exit {
     let first_pid = first.pid;
     table::add(first_pid, 0);
+    info::publish(&first);
     let mut processes: BTreeMap<u32, Box<Process>> = BTreeMap::new();
     processes.insert(first_pid, Box::new(first));
     let mut runnable: VecDeque<u32> = VecDeque::from([first_pid]);
@@ -34,7 +35,10 @@ pub fn run(first: Process) -> Exit {
             continue;
         };
         let Some(process) = processes.get_mut(&pid) else { continue };
-        match process.run_slice() {
+        info::set_current(pid);
+        let event = process.run_slice();
+        info::publish(process);
+        match event {
             Event::Blocked => blocked.push(pid),
             Event::Preempted => {
                 progress = true;
@@ -44,6 +48,7 @@ pub fn run(first: Process) -> Exit {
                 progress = true;
                 let child_pid = child.pid;
                 table::add(child_pid, pid);
+                info::publish(&child);
                 processes.insert(child_pid, child);
                 runnable.push_back(child_pid);
                 runnable.push_front(pid);
@@ -53,6 +58,7 @@ pub fn run(first: Process) -> Exit {
                 // Dropping the μprocess frees its memory and closes its
                 // files (a pipe's last writer gone means EOF for readers).
                 processes.remove(&pid);
+                info::remove(pid);
                 table::exited(pid, exit);
                 if pid == first_pid {
                     return exit;

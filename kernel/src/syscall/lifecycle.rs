@@ -62,6 +62,9 @@ fn fork(p: &mut Process, flags: u64, stack: u64, parent_tid: UserAddr, tls: u64,
         started_ns: arch_morello::timer::uptime_ns(),
         in_blocked_call: false,
         sleep_deadline: None,
+        exe: p.exe.clone(),
+        cmdline: p.cmdline.clone(),
+        environ: p.environ.clone(),
     });
     child.context.x[0] = 0;
     if stack != 0 {

@@ -138,6 +138,7 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::nanosleep => time::nanosleep(p, a).into(),
         S::clock_nanosleep => time::clock_nanosleep(p, a).into(),
         S::times => time::times(p, a).into(),
+        S::ppoll => crate::files::ppoll(p, a).into(),
         other => crate::files::dispatch(p, other, a),
     }
 }

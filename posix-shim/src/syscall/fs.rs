@@ -96,7 +96,7 @@ pub fn openat(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, dirfd: DirFd, p
         if !created {
             ctx.vfs.check_access(&inode, access, ctx.cred)?;
         }
-        if flags.contains(OpenFlags::TRUNC) && inode.file_type() == FileType::Regular && !created {
+        if flags.contains(OpenFlags::TRUNC) && inode.file_type() == FileType::Regular && !created && !inode.is_synthetic() {
             ctx.vfs.check_access(&inode, Access::WRITE, ctx.cred)?;
             inode.truncate(0, ctx.vfs.now())?;
         }
@@ -108,6 +108,10 @@ pub fn openat(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, dirfd: DirFd, p
                     FileObject::Device(inode, dev)
                 }
             },
+            None if inode.is_synthetic() && inode.file_type() == FileType::Regular => {
+                let data = inode.generate()?;
+                FileObject::Generated(inode, data.into())
+            }
             None => FileObject::Inode(inode),
         }
     };

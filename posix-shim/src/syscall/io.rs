@@ -48,7 +48,7 @@ enum Positioning {
 
 fn positioning(file: &OpenFile) -> Positioning {
     match file.object() {
-        FileObject::Inode(_) | FileObject::Path(_) => Positioning::Offset,
+        FileObject::Inode(_) | FileObject::Path(_) | FileObject::Generated(..) => Positioning::Offset,
         FileObject::MemDevice(..) => Positioning::Ignored,
         FileObject::Device(..) | FileObject::Pipe(..) => Positioning::Stream,
     }
@@ -64,6 +64,12 @@ pub(crate) fn read_object(ctx: &mut FsContext<'_>, file: &OpenFile, buf: &mut [u
             ctx.devices.read(*dev, buf, nonblocking)
         }
         FileObject::Pipe(_, end) => end.read(buf, file.flags().contains(super::args::OpenFlags::NONBLOCK)),
+        FileObject::Generated(_, data) => {
+            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+            let n = buf.len().min(data.len() - start);
+            buf[..n].copy_from_slice(&data[start..start + n]);
+            Ok(n)
+        }
         FileObject::Path(_) => Err(Errno::EBADF),
     }
 }
@@ -76,6 +82,9 @@ pub(crate) fn write_object(ctx: &mut FsContext<'_>, file: &OpenFile, data: &[u8]
         FileObject::MemDevice(_, dev) => dev.write(data.len()).map(|n| (n, 0)),
         FileObject::Device(_, dev) => ctx.devices.write(*dev, data).map(|n| (n, 0)),
         FileObject::Pipe(_, end) => end.write(data, file.flags().contains(super::args::OpenFlags::NONBLOCK)).map(|n| (n, 0)),
+        // Morsel's /proc and /sys files take no writes (Linux: EINVAL
+        // without a write method).
+        FileObject::Generated(..) => Err(Errno::EINVAL),
         FileObject::Path(_) => Err(Errno::EBADF),
     }
 }
@@ -262,6 +271,10 @@ pub fn lseek(ctx: &mut FsContext<'_>, fd: Fd, offset: i64, whence: u32) -> Resul
         Positioning::Offset => {}
     }
     let is_dir = file.inode().is_dir();
+    if matches!(file.object(), FileObject::Generated(..)) && whence > SEEK_CUR {
+        // seq_lseek: only SEEK_SET and SEEK_CUR.
+        return Err(Errno::EINVAL);
+    }
     let size = file.inode().size();
     let mut pos = file.position();
     let base = match whence {

@@ -11,6 +11,7 @@ pub mod io;
 pub mod layout;
 pub mod numbers;
 pub mod pipe;
+pub mod poll;
 pub mod stat;
 pub mod xattr;
 

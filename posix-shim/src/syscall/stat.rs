@@ -8,19 +8,24 @@ use super::layout::{STATX_RESERVED, dirent64_len, encode_stat, encode_statfs, en
 use super::{FsContext, TMPFS_DEV};
 use crate::Errno;
 use crate::user::{UserAddr, UserMemory};
-use crate::vfs::{Access, FileType};
+use crate::vfs::{Access, FileType, Inode};
+
+/// `st_dev` of the filesystem `inode` is on.
+fn dev_of(inode: &Inode) -> crate::vfs::DevNumber {
+    inode.fs_dev().unwrap_or(TMPFS_DEV)
+}
 
 /// `newfstatat(dirfd, path, statbuf, flags)`.
 pub fn newfstatat(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, dirfd: DirFd, path: UserAddr, buf: UserAddr, flags: AtFlags) -> Result<u64, Errno> {
     let flags = flags.only(AtFlags::SYMLINK_NOFOLLOW | AtFlags::EMPTY_PATH | AtFlags::NO_AUTOMOUNT)?;
     let inode = ctx.resolve_at(mem, dirfd, path, flags, true)?;
-    mem.write_bytes(buf, &encode_stat(&inode.metadata(), TMPFS_DEV)).map(|_| 0)
+    mem.write_bytes(buf, &encode_stat(&inode.metadata(), dev_of(&inode))).map(|_| 0)
 }
 
 /// `fstat(fd, statbuf)` (an `O_PATH` descriptor will do).
 pub fn fstat(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, fd: Fd, buf: UserAddr) -> Result<u64, Errno> {
     let file = ctx.fds.get(fd)?;
-    mem.write_bytes(buf, &encode_stat(&file.inode().metadata(), TMPFS_DEV)).map(|_| 0)
+    mem.write_bytes(buf, &encode_stat(&file.inode().metadata(), dev_of(file.inode()))).map(|_| 0)
 }
 
 /// `statx(dirfd, path, flags, mask, statxbuf)`: `EINVAL` for unknown flags,
@@ -31,19 +36,19 @@ pub fn statx(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, dirfd: DirFd, pa
         return Err(Errno::EINVAL);
     }
     let inode = ctx.resolve_at(mem, dirfd, path, flags, true)?;
-    mem.write_bytes(buf, &encode_statx(&inode.metadata(), TMPFS_DEV)).map(|_| 0)
+    mem.write_bytes(buf, &encode_statx(&inode.metadata(), dev_of(&inode))).map(|_| 0)
 }
 
 /// `statfs(path, buf)`.
 pub fn statfs(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, path: UserAddr, buf: UserAddr) -> Result<u64, Errno> {
-    ctx.resolve_at(mem, DirFd::Cwd, path, AtFlags::empty(), true)?;
-    mem.write_bytes(buf, &encode_statfs(&ctx.vfs.stats())).map(|_| 0)
+    let inode = ctx.resolve_at(mem, DirFd::Cwd, path, AtFlags::empty(), true)?;
+    mem.write_bytes(buf, &encode_statfs(&ctx.vfs.stats_of(&inode))).map(|_| 0)
 }
 
 /// `fstatfs(fd, buf)`.
 pub fn fstatfs(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, fd: Fd, buf: UserAddr) -> Result<u64, Errno> {
-    ctx.fds.get(fd)?;
-    mem.write_bytes(buf, &encode_statfs(&ctx.vfs.stats())).map(|_| 0)
+    let file = ctx.fds.get(fd)?;
+    mem.write_bytes(buf, &encode_statfs(&ctx.vfs.stats_of(file.inode()))).map(|_| 0)
 }
 
 /// `getdents64(fd, dirp, count)`: as many `linux_dirent64` records as fit;

@@ -27,6 +27,10 @@ struct FakeConsole {
 }
 
 impl CharDevices for FakeConsole {
+    fn readable(&self, _dev: DevNumber) -> bool {
+        !self.input.borrow().is_empty()
+    }
+
     fn open(&self, dev: DevNumber) -> Result<(), Errno> {
         if dev == DevNumber::CONSOLE || dev == DevNumber::TTY { Ok(()) } else { Err(Errno::ENXIO) }
     }
@@ -709,4 +713,84 @@ fn extended_attributes_are_absent() {
     assert_eq!(w.sys(Sysno::setxattr, [file, name, 0, 0, 0, 0]), Err(Errno::EOPNOTSUPP));
     let empty = w.s("");
     assert_eq!(w.sys(Sysno::getxattr, [file, empty, 0, 0, 0, 0]), Err(Errno::ERANGE));
+}
+
+fn proc_world() -> World {
+    let w = World::new();
+    crate::procfs::tests::mount_all(&w.vfs);
+    w
+}
+
+#[test]
+fn proc_files_through_syscalls() {
+    let mut w = proc_world();
+    let fd = w.open("/proc/self/stat", O_RDONLY, 0).unwrap();
+    let first = w.read_n(fd, 4).unwrap();
+    assert_eq!(first, b"42 (");
+    let rest = w.read_n(fd, 4096).unwrap();
+    assert!(rest.starts_with(b"redis-server-wi) R 1 "));
+    assert_eq!(w.read_n(fd, 10).unwrap(), b"");
+    // pread reads the snapshot at any offset; SEEK_END is refused as seq_lseek does.
+    let got = w.sys(Sysno::pread64, [fd, MEM, 2, 1, 0, 0]).unwrap();
+    assert_eq!(w.mem.peek(MEM, usize::try_from(got).unwrap()), b"2 ");
+    assert_eq!(w.sys(Sysno::lseek, [fd, 0, 2, 0, 0, 0]), Err(Errno::EINVAL));
+    assert_eq!(w.sys(Sysno::lseek, [fd, 0, 0, 0, 0, 0]), Ok(0));
+    assert_eq!(w.read_n(fd, 2).unwrap(), b"42");
+    // Writes: root may open, the write fails; others cannot open.
+    let wfd = w.open("/proc/self/comm", O_WRONLY, 0).unwrap();
+    assert_eq!(w.write_str(wfd, b"x"), Err(Errno::EINVAL));
+    assert_eq!(w.open("/proc/new", O_CREAT | O_WRONLY, 0o644), Err(Errno::EACCES));
+    assert_eq!(w.simple(Sysno::mkdirat, "/proc/d", 0o755, 0), Err(Errno::EPERM));
+    w.cred = Credentials::user(1000, 1000);
+    assert_eq!(w.open("/proc/cpuinfo", O_WRONLY, 0), Err(Errno::EACCES));
+    assert!(w.open("/proc/cpuinfo", O_RDONLY, 0).is_ok());
+    assert_eq!(w.open("/proc/7/stat", O_RDONLY, 0), Err(Errno::ENOENT));
+}
+
+#[test]
+fn proc_stat_readlink_getdents_and_cwd() {
+    let mut w = proc_world();
+    let st = w.stat("/proc/cpuinfo", 0).unwrap();
+    assert_eq!(u64_at(&st, 0), crate::procfs::PROC_DEV.encode());
+    assert_eq!(u32_at(&st, 16), 0o100444);
+    assert_eq!(u64_at(&st, 48), 0);
+    let st = w.stat("/sys/devices/system/cpu", 0).unwrap();
+    assert_eq!(u64_at(&st, 0), crate::procfs::SYSFS_DEV.encode());
+    assert_eq!(u32_at(&st, 16), 0o040755);
+    let st = w.stat("/proc/self", 0x100).unwrap();
+    assert_eq!(u32_at(&st, 16), 0o120777);
+    let st = w.stat("/tmp", 0).unwrap();
+    assert_eq!(u64_at(&st, 0), TMPFS_DEV.encode());
+    // readlinkat on /proc/self and an fd link.
+    let p = w.s("/proc/self/fd/1");
+    let n = w.sys(Sysno::readlinkat, [AT_FDCWD, p, MEM, 64, 0, 0]).unwrap();
+    assert_eq!(w.mem.peek(MEM, usize::try_from(n).unwrap()), b"pipe:[77]");
+    let p = w.s("/proc/self");
+    let n = w.sys(Sysno::readlinkat, [AT_FDCWD, p, MEM, 64, 0, 0]).unwrap();
+    assert_eq!(w.mem.peek(MEM, usize::try_from(n).unwrap()), b"42");
+    // getdents64 of /proc/self/fd.
+    let dir = w.open("/proc/self/fd", O_RDONLY | O_DIRECTORY, 0).unwrap();
+    let n = w.sys(Sysno::getdents64, [dir, MEM, 4096, 0, 0, 0]).unwrap();
+    let buf = w.mem.peek(MEM, usize::try_from(n).unwrap());
+    let mut names = Vec::new();
+    let mut at = 0;
+    while at < buf.len() {
+        let reclen = usize::from(u16::from_le_bytes([buf[at + 16], buf[at + 17]]));
+        let name: Vec<u8> = buf[at + 19..at + reclen].iter().copied().take_while(|&b| b != 0).collect();
+        names.push((name, buf[at + 18]));
+        at += reclen;
+    }
+    assert_eq!(names, [(b".".to_vec(), 4), (b"..".to_vec(), 4), (b"0".to_vec(), 10), (b"1".to_vec(), 10), (b"5".to_vec(), 10)]);
+    assert_eq!(w.sys(Sysno::getdents64, [dir, MEM, 4096, 0, 0, 0]), Ok(0));
+    // chdir into /proc, getcwd, and `..` back out.
+    let p = w.s("/proc/self/fd");
+    w.sys(Sysno::chdir, [p, 0, 0, 0, 0, 0]).unwrap();
+    let n = w.sys(Sysno::getcwd, [MEM, 256, 0, 0, 0, 0]).unwrap();
+    assert_eq!(w.mem.peek(MEM, usize::try_from(n).unwrap()), b"/proc/42/fd\0");
+    let fd = w.open("../../../tmp/x", O_CREAT | O_WRONLY, 0o644).unwrap();
+    assert_eq!(w.write_str(fd, b"ok"), Ok(2));
+    // statfs reports procfs's magic.
+    let p = w.s("/proc");
+    w.sys(Sysno::statfs, [p, MEM, 0, 0, 0, 0]).unwrap();
+    assert_eq!(u64_at(&w.mem.peek(MEM, 8), 0), crate::procfs::PROC_SUPER_MAGIC);
 }

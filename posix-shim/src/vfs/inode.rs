@@ -13,6 +13,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::{Mutex, MutexGuard};
 
+use super::synthetic::SynthNode;
 use super::{DevNumber, FileType, Timespec};
 use crate::Errno;
 
@@ -238,6 +239,8 @@ pub(crate) enum Content {
     Symlink(Vec<u8>),
     CharDevice(DevNumber),
     Fifo,
+    /// A node of a synthetic filesystem (its identity is [`Inode::synth`]).
+    Synthetic,
 }
 
 /// An inode's mutable state.
@@ -261,6 +264,8 @@ pub struct Inode {
     file_type: FileType,
     usage: Arc<Usage>,
     state: Mutex<InodeState>,
+    /// For a node of a synthetic filesystem: which one.
+    synth: Option<SynthNode>,
 }
 
 impl Drop for Inode {
@@ -341,8 +346,38 @@ impl Inode {
             Content::Symlink(_) => FileType::Symlink,
             Content::CharDevice(_) => FileType::CharDevice,
             Content::Fifo => FileType::Fifo,
+            Content::Synthetic => FileType::Regular,
         };
-        Inode { ino, file_type, usage: usage.clone(), state: Mutex::new(state) }
+        Inode { ino, file_type, usage: usage.clone(), state: Mutex::new(state), synth: None }
+    }
+
+    pub(crate) fn new_synthetic(ino: u64, file_type: FileType, usage: &Arc<Usage>, state: InodeState, node: SynthNode) -> Inode {
+        usage.inodes.fetch_add(1, Ordering::AcqRel);
+        Inode { ino, file_type, usage: usage.clone(), state: Mutex::new(state), synth: Some(node) }
+    }
+
+    pub(crate) fn synth(&self) -> Option<&SynthNode> {
+        self.synth.as_ref()
+    }
+
+    /// Whether this is a node of a synthetic filesystem (/proc, /sys).
+    pub fn is_synthetic(&self) -> bool {
+        self.synth.is_some()
+    }
+
+    /// The device number of the filesystem the inode is on, for a synthetic
+    /// one (`None`: the tmpfs).
+    pub fn fs_dev(&self) -> Option<DevNumber> {
+        self.synth.as_ref().map(|s| s.mount.fs.dev())
+    }
+
+    /// A synthetic regular file's content now (what an open snapshots);
+    /// `EINVAL` for anything else.
+    pub fn generate(&self) -> Result<Vec<u8>, Errno> {
+        match &self.synth {
+            Some(s) if self.file_type == FileType::Regular => s.read(),
+            _ => Err(Errno::EINVAL),
+        }
     }
 
     pub(crate) fn new_file_data(usage: &Arc<Usage>) -> Content {
@@ -384,7 +419,7 @@ impl Inode {
             Content::Symlink(t) => (to_u64(t.len()), 0, DevNumber::NONE),
             Content::Directory(_) => (PAGE_SIZE, 0, DevNumber::NONE),
             Content::CharDevice(d) => (0, 0, *d),
-            Content::Fifo => (0, 0, DevNumber::NONE),
+            Content::Fifo | Content::Synthetic => (0, 0, DevNumber::NONE),
         };
         Metadata {
             ino: self.ino,
@@ -414,6 +449,16 @@ impl Inode {
     /// Reads at `offset`; `EISDIR` for a directory, `EINVAL` for other
     /// non-regular inodes. Updates the access time as `relatime` does.
     pub fn read_at(&self, offset: u64, buf: &mut [u8], now: Timespec) -> Result<usize, Errno> {
+        if self.synth.is_some() {
+            if self.is_dir() {
+                return Err(Errno::EISDIR);
+            }
+            let data = self.generate()?;
+            let start = to_usize(offset).min(data.len());
+            let n = buf.len().min(data.len() - start);
+            buf[..n].copy_from_slice(&data[start..start + n]);
+            return Ok(n);
+        }
         let mut s = self.lock();
         let n = match &s.content {
             Content::Regular(f) => f.read_at(offset, buf),
@@ -479,6 +524,9 @@ impl Inode {
 
     /// A symlink's target; `EINVAL` for anything else.
     pub fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        if let Some(s) = &self.synth {
+            return if self.file_type == FileType::Symlink { s.mount.fs.readlink(&s.path) } else { Err(Errno::EINVAL) };
+        }
         match &self.lock().content {
             Content::Symlink(t) => Ok(t.clone()),
             _ => Err(Errno::EINVAL),
@@ -488,6 +536,9 @@ impl Inode {
     /// The entry at directory position `pos` (0 is `.`, 1 is `..`, then
     /// entries by cookie), or `None` at the end; `ENOTDIR` for non-directories.
     pub fn dir_entry_at(&self, pos: u64) -> Result<Option<DirEntry>, Errno> {
+        if let Some(sn) = &self.synth {
+            return self.synthetic_entry_at(sn, pos);
+        }
         let s = self.lock();
         let Content::Directory(d) = &s.content else { return Err(Errno::ENOTDIR) };
         let entry = match pos {
@@ -506,6 +557,25 @@ impl Inode {
         Ok(entry)
     }
 
+    fn synthetic_entry_at(&self, sn: &SynthNode, pos: u64) -> Result<Option<DirEntry>, Errno> {
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let entry = match pos {
+            0 => Some(DirEntry { next: 1, ino: self.ino, file_type: FileType::Directory, name: b".".to_vec() }),
+            1 => Some(DirEntry { next: 2, ino: sn.parent_ino(), file_type: FileType::Directory, name: b"..".to_vec() }),
+            _ => {
+                let entries = sn.mount.fs.entries(&sn.path);
+                entries.into_iter().nth(to_usize(pos - 2)).map(|(name, file_type)| {
+                    let mut path = sn.path.clone();
+                    path.push(name.clone());
+                    DirEntry { next: pos + 1, ino: super::synthetic::ino_of(&path), file_type, name }
+                })
+            }
+        };
+        Ok(entry)
+    }
+
     /// Whether a directory has no entries besides `.` and `..`.
     pub fn is_empty_dir(&self) -> bool {
         matches!(&self.lock().content, Content::Directory(d) if d.by_cookie.is_empty())
@@ -513,6 +583,9 @@ impl Inode {
 
     /// The child `name` of a directory.
     pub(crate) fn child(&self, name: &[u8]) -> Result<Option<Arc<Inode>>, Errno> {
+        if let Some(s) = &self.synth {
+            return if self.is_dir() { Ok(s.child(name)) } else { Err(Errno::ENOTDIR) };
+        }
         match &self.lock().content {
             Content::Directory(d) => Ok(d.get(name).cloned()),
             _ => Err(Errno::ENOTDIR),
@@ -521,6 +594,9 @@ impl Inode {
 
     /// A directory's parent (itself for the root; `ENOENT` once removed).
     pub(crate) fn parent(&self) -> Result<Arc<Inode>, Errno> {
+        if let Some(s) = &self.synth {
+            return if self.is_dir() { s.parent() } else { Err(Errno::ENOTDIR) };
+        }
         match &self.lock().content {
             Content::Directory(d) => d.parent.upgrade().ok_or(Errno::ENOENT),
             _ => Err(Errno::ENOTDIR),
@@ -529,6 +605,12 @@ impl Inode {
 
     /// The name under which `child` appears in this directory.
     pub(crate) fn name_of(&self, child: &Arc<Inode>) -> Option<Vec<u8>> {
+        // A synthetic node is named by its path; a synthetic root by its mountpoint.
+        let child = match child.synth() {
+            Some(s) if !s.path.is_empty() => return s.path.last().cloned(),
+            Some(s) => &s.mount.mountpoint,
+            None => child,
+        };
         match &self.lock().content {
             Content::Directory(d) => {
                 d.by_cookie.values().find(|e| Arc::ptr_eq(&e.inode, child)).map(|e| e.name.clone())

@@ -5,11 +5,13 @@
 //!
 //! Namespace changes are serialised by one lock on the [`Vfs`]; each inode
 //! has its own lock for its content and metadata, and no code holds two
-//! inode locks at once. Mount points (for /proc, /sys, /dev/shm) come later;
-//! device nodes are inodes here whose I/O the descriptor layer routes.
+//! inode locks at once. Synthetic filesystems (/proc, /sys) are mounted on
+//! tmpfs directories ([`Vfs::mount`], [`SyntheticFs`]); device nodes are
+//! inodes here whose I/O the descriptor layer routes.
 
 mod inode;
 mod path;
+mod synthetic;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -22,6 +24,8 @@ use crate::Errno;
 pub use inode::{Allocate, DirEntry, Inode, MAX_FILE_SIZE, Metadata, PAGE_SIZE};
 use inode::{Content, Directory, InodeState, Usage};
 pub use path::{Last, MAX_SYMLINKS, NAME_MAX, ParentPath};
+pub use synthetic::{MountEntry, SynthStat, SyntheticFs};
+use synthetic::{Mount, SynthNode};
 
 /// A point in time: seconds and nanoseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
@@ -85,7 +89,7 @@ impl FileType {
 }
 
 /// A device number (major, minor).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct DevNumber {
     /// Major number.
     pub major: u32,
@@ -251,6 +255,10 @@ pub struct Vfs {
     clock: Arc<dyn Clock>,
     usage: Arc<Usage>,
     namespace: Mutex<()>,
+    /// Mounted synthetic filesystems: (mountpoint, root of what is mounted).
+    mounts: Mutex<Vec<(Arc<Inode>, Arc<Inode>)>>,
+    /// What `/proc/mounts` lists, the tmpfs root first.
+    table: Arc<Mutex<Vec<MountEntry>>>,
 }
 
 impl core::fmt::Debug for Vfs {
@@ -282,7 +290,81 @@ impl Vfs {
                 content: Content::Directory(Directory::new(weak.clone())),
             })
         });
-        Vfs { root, next_ino: AtomicU64::new(2), clock, usage, namespace: Mutex::new(()) }
+        let rootfs = MountEntry { source: b"rootfs".to_vec(), path: b"/".to_vec(), fs_type: b"tmpfs".to_vec(), options: b"rw,relatime".to_vec() };
+        Vfs {
+            root,
+            next_ino: AtomicU64::new(2),
+            clock,
+            usage,
+            namespace: Mutex::new(()),
+            mounts: Mutex::new(Vec::new()),
+            table: Arc::new(Mutex::new(alloc::vec![rootfs])),
+        }
+    }
+
+    /// Mounts the synthetic filesystem `fs` on the tmpfs directory `dir`:
+    /// resolution entering `dir` continues at `fs`'s root, and `..` from
+    /// there returns to `dir`'s parent. `ENOTDIR` if `dir` is not a
+    /// directory, `EBUSY` if something is mounted there already, `EINVAL` for
+    /// the root or a directory of a synthetic filesystem.
+    pub fn mount(&self, dir: &Arc<Inode>, fs: Arc<dyn SyntheticFs>) -> Result<(), Errno> {
+        let path = self.path_of(dir)?;
+        let _ns = self.namespace.lock();
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if dir.is_synthetic() || Arc::ptr_eq(dir, &self.root) {
+            return Err(Errno::EINVAL);
+        }
+        if self.is_mountpoint(dir) {
+            return Err(Errno::EBUSY);
+        }
+        let usage = Arc::new(Usage { capacity_pages: 0, used_pages: AtomicU64::new(0), inodes: AtomicU64::new(0) });
+        let entry = MountEntry {
+            source: fs.fs_type().as_bytes().to_vec(),
+            path,
+            fs_type: fs.fs_type().as_bytes().to_vec(),
+            options: fs.mount_options().as_bytes().to_vec(),
+        };
+        let mount = Arc::new(Mount { fs, mountpoint: dir.clone(), usage, time: self.now(), table: self.table.clone() });
+        let root = SynthNode::make(&mount, Vec::new()).ok_or(Errno::ENOENT)?;
+        if !root.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        self.mounts.lock().push((dir.clone(), root));
+        self.table.lock().push(entry);
+        Ok(())
+    }
+
+    /// The mount table, as `/proc/mounts` lists it.
+    pub fn mount_table(&self) -> Vec<MountEntry> {
+        self.table.lock().clone()
+    }
+
+    /// Whether something is mounted on `dir`.
+    fn is_mountpoint(&self, dir: &Arc<Inode>) -> bool {
+        self.mounts.lock().iter().any(|(m, _)| Arc::ptr_eq(m, dir))
+    }
+
+    /// `inode`, or the root of what is mounted on it.
+    pub(crate) fn cross_mount(&self, inode: Arc<Inode>) -> Arc<Inode> {
+        if !inode.is_dir() {
+            return inode;
+        }
+        let mounts = self.mounts.lock();
+        match mounts.iter().find(|(m, _)| Arc::ptr_eq(m, &inode)) {
+            Some((_, root)) => root.clone(),
+            None => inode,
+        }
+    }
+
+    /// Whether two inodes are on the same filesystem.
+    fn same_fs(a: &Inode, b: &Inode) -> bool {
+        match (a.synth(), b.synth()) {
+            (None, None) => true,
+            (Some(x), Some(y)) => Arc::ptr_eq(&x.mount, &y.mount),
+            _ => false,
+        }
     }
 
     /// A FIFO inode linked nowhere, for a pipe, owned by `cred`.
@@ -311,7 +393,15 @@ impl Vfs {
         self.clock.now()
     }
 
-    /// `statfs` figures.
+    /// `statfs` figures for the filesystem `inode` is on.
+    pub fn stats_of(&self, inode: &Inode) -> FsStats {
+        match inode.synth() {
+            Some(s) => FsStats { fs_type: s.mount.fs.magic(), block_size: PAGE_SIZE, blocks: 0, blocks_free: 0, files: 0, files_free: 0, name_max: 255 },
+            None => self.stats(),
+        }
+    }
+
+    /// `statfs` figures of the tmpfs.
     pub fn stats(&self) -> FsStats {
         let used = self.usage.used_pages.load(Ordering::Acquire);
         let cap = self.usage.capacity_pages;
@@ -381,6 +471,10 @@ impl Vfs {
         if dir.child(name)?.is_some() {
             return Err(Errno::EEXIST);
         }
+        if dir.is_synthetic() {
+            // Linux: no ->create (open O_CREAT: EACCES), no ->mkdir/->symlink/->mknod (EPERM).
+            return Err(if node == NewNode::Regular { Errno::EACCES } else { Errno::EPERM });
+        }
         self.check_access(dir, Access::WRITE | Access::EXEC, cred)?;
         let (dir_gid, dir_setgid, dir_alive) = {
             let s = dir.lock();
@@ -429,7 +523,10 @@ impl Vfs {
     /// directory, `EEXIST` if the name exists.
     pub fn link(&self, dir: &Arc<Inode>, name: &[u8], target: &Arc<Inode>, cred: &Credentials) -> Result<(), Errno> {
         let _ns = self.namespace.lock();
-        if target.is_dir() {
+        if !Self::same_fs(dir, target) {
+            return Err(Errno::EXDEV);
+        }
+        if target.is_dir() || dir.is_synthetic() {
             return Err(Errno::EPERM);
         }
         if dir.child(name)?.is_some() {
@@ -457,6 +554,9 @@ impl Vfs {
     pub fn unlink(&self, dir: &Arc<Inode>, name: &[u8], cred: &Credentials) -> Result<(), Errno> {
         let _ns = self.namespace.lock();
         let victim = dir.child(name)?.ok_or(Errno::ENOENT)?;
+        if dir.is_synthetic() {
+            return Err(Errno::EPERM);
+        }
         self.check_access(dir, Access::WRITE | Access::EXEC, cred)?;
         if victim.is_dir() {
             return Err(Errno::EISDIR);
@@ -478,9 +578,15 @@ impl Vfs {
     pub fn rmdir(&self, dir: &Arc<Inode>, name: &[u8], cred: &Credentials) -> Result<(), Errno> {
         let _ns = self.namespace.lock();
         let victim = dir.child(name)?.ok_or(Errno::ENOENT)?;
+        if dir.is_synthetic() {
+            return Err(Errno::EPERM);
+        }
         self.check_access(dir, Access::WRITE | Access::EXEC, cred)?;
         if !victim.is_dir() {
             return Err(Errno::ENOTDIR);
+        }
+        if self.is_mountpoint(&victim) {
+            return Err(Errno::EBUSY);
         }
         if !victim.is_empty_dir() {
             return Err(Errno::ENOTEMPTY);
@@ -543,6 +649,15 @@ impl Vfs {
         let _ns = self.namespace.lock();
         let old = old_dir.child(old_name)?.ok_or(Errno::ENOENT)?;
         let target = new_dir.child(new_name)?;
+        if !Self::same_fs(old_dir, new_dir) {
+            return Err(Errno::EXDEV);
+        }
+        if old_dir.is_synthetic() {
+            return Err(Errno::EPERM);
+        }
+        if self.is_mountpoint(&old) || target.as_ref().is_some_and(|t| self.is_mountpoint(t)) {
+            return Err(Errno::EBUSY);
+        }
         self.check_access(old_dir, Access::WRITE | Access::EXEC, cred)?;
         self.check_access(new_dir, Access::WRITE | Access::EXEC, cred)?;
         if flags.contains(RenameFlags::EXCHANGE) {
@@ -655,6 +770,9 @@ impl Vfs {
     /// `chmod`: only the owner or root; a non-root caller outside the file's
     /// group loses the set-group-ID bit.
     pub fn chmod(&self, inode: &Inode, perm: u32, cred: &Credentials) -> Result<(), Errno> {
+        if inode.is_synthetic() {
+            return Err(Errno::EPERM);
+        }
         let now = self.now();
         let mut s = inode.lock();
         if !cred.is_root() && cred.euid != s.uid {
@@ -673,6 +791,9 @@ impl Vfs {
     /// only set the group to one of its groups. Clears set-user-ID and
     /// set-group-ID on non-directories, as Linux does.
     pub fn chown(&self, inode: &Inode, uid: Option<u32>, gid: Option<u32>, cred: &Credentials) -> Result<(), Errno> {
+        if inode.is_synthetic() {
+            return Err(Errno::EPERM);
+        }
         let now = self.now();
         let mut s = inode.lock();
         if !cred.is_root() {
@@ -705,6 +826,10 @@ impl Vfs {
     pub fn set_times(&self, inode: &Inode, atime: TimeUpdate, mtime: TimeUpdate, cred: &Credentials) -> Result<(), Errno> {
         if atime == TimeUpdate::Omit && mtime == TimeUpdate::Omit {
             return Ok(());
+        }
+        if inode.is_synthetic() {
+            // Synthetic nodes keep no times of their own.
+            return if cred.is_root() { Ok(()) } else { Err(Errno::EPERM) };
         }
         let owner = inode.lock().uid;
         let explicit = matches!(atime, TimeUpdate::Set(_)) || matches!(mtime, TimeUpdate::Set(_));

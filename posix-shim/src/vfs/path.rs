@@ -92,7 +92,7 @@ impl Vfs {
                         let target = child.readlink()?;
                         self.walk(&cur, &target, true, cred, budget)?
                     } else {
-                        child
+                        self.cross_mount(child)
                     }
                 }
             };
@@ -147,7 +147,7 @@ impl Vfs {
     pub fn lookup_last(&self, parent: &ParentPath, cred: &Credentials) -> Result<Option<Arc<Inode>>, Errno> {
         self.check_access(&parent.dir, Access::EXEC, cred)?;
         match &parent.last {
-            Last::Name(n) => parent.dir.child(n),
+            Last::Name(n) => Ok(parent.dir.child(n)?.map(|c| self.cross_mount(c))),
             Last::Dot | Last::Root => Ok(Some(parent.dir.clone())),
             Last::DotDot => parent.dir.parent().map(Some),
         }

@@ -327,6 +327,7 @@ fn cmd_test(o: &Options) -> Result<ExitCode, String> {
     for suite in [differential::BUSYBOX, differential::COREUTILS] {
         record(&format!("{}, Morsel against Linux", suite.name), differential::check(&suite, &kernel)?, &mut total);
     }
+    record("shell scripts, Morsel against Linux", differential::check_scripts(&kernel)?, &mut total);
     record("guest tests on Morsel", guest::run_on_morsel(&guests, &kernel, guest::PENDING_ON_MORSEL)?, &mut total);
     if qemu::morello_qemu().is_some() {
         record("qemu-test morello", qemu_test(&kernel, &[Machine::Morello], None, 600)?, &mut total);

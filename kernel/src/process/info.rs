@@ -1,0 +1,115 @@
+//! What /proc shows of μprocesses: a snapshot per μprocess, published by the
+//! scheduler after each of its time slices (and at start, fork and exec),
+//! read by /proc while any μprocess — the one described included — makes a
+//! system call. Snapshots can lag a running μprocess by one time slice.
+
+use super::Process;
+use crate::vm::AreaKind;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+use loader::Protection;
+use posix_shim::fd::FileObject;
+use posix_shim::procfs::{FdInfo, MemoryArea, ProcessInfo, SignalMasks};
+use spin::Mutex;
+
+static SNAPSHOTS: Mutex<BTreeMap<u32, ProcessInfo>> = Mutex::new(BTreeMap::new());
+static CURRENT: AtomicU32 = AtomicU32::new(1);
+
+/// Installs the /proc sources: call once at boot.
+pub fn install() {
+    crate::procfs::install(crate::procfs::Sources {
+        process: &|pid| SNAPSHOTS.lock().get(&pid).cloned(),
+        processes: &|| SNAPSHOTS.lock().keys().copied().collect(),
+        current_pid: &|| CURRENT.load(Ordering::Relaxed),
+    });
+}
+
+/// The μprocess that runs now.
+pub fn set_current(pid: u32) {
+    CURRENT.store(pid, Ordering::Relaxed);
+}
+
+/// Forgets an ended μprocess.
+pub fn remove(pid: u32) {
+    SNAPSHOTS.lock().remove(&pid);
+}
+
+fn path_of_inode(inode: &alloc::sync::Arc<posix_shim::vfs::Inode>) -> Vec<u8> {
+    let vfs = crate::files::vfs();
+    if inode.is_dir() {
+        return vfs.path_of(inode).unwrap_or_default();
+    }
+    match inode.file_type() {
+        posix_shim::vfs::FileType::Fifo => alloc::format!("pipe:[{}]", inode.ino()).into_bytes(),
+        _ => alloc::format!("anon_inode:[{}]", inode.ino()).into_bytes(),
+    }
+}
+
+/// Publishes `p`'s current state.
+pub fn publish(p: &Process) {
+    let vfs = crate::files::vfs();
+    let fds = p
+        .files
+        .fds
+        .iter()
+        .map(|(fd, entry)| {
+            let file = &entry.file;
+            let target = match file.object() {
+                FileObject::Device(_, dev) if *dev == posix_shim::vfs::DevNumber::CONSOLE => b"/dev/console".to_vec(),
+                FileObject::Device(_, _) => b"/dev/tty".to_vec(),
+                // Open files do not remember their path yet: directories
+                // show theirs, other files their inode.
+                FileObject::MemDevice(inode, _)
+                | FileObject::Inode(inode)
+                | FileObject::Path(inode)
+                | FileObject::Pipe(inode, _)
+                | FileObject::Generated(inode, _) => path_of_inode(inode),
+            };
+            FdInfo { fd: fd.raw() as u32, target, readable: file.flags().readable(), writable: file.flags().writable() }
+        })
+        .collect();
+    let areas = p
+        .space
+        .areas()
+        .iter()
+        .map(|area| {
+            let perm = |bit: Protection, c: u8| if area.protection.contains(bit) { c } else { b'-' };
+            MemoryArea {
+                start: area.start,
+                end: area.end,
+                perms: [perm(Protection::READ, b'r'), perm(Protection::WRITE, b'w'), perm(Protection::EXEC, b'x'), b'p'],
+                path: match area.kind {
+                    AreaKind::Heap => b"[heap]".to_vec(),
+                    AreaKind::Stack => b"[stack]".to_vec(),
+                    AreaKind::Private => Vec::new(),
+                },
+                ..MemoryArea::default()
+            }
+        })
+        .collect();
+    let uid = p.credentials.uid;
+    let gid = p.credentials.gid;
+    let info = ProcessInfo {
+        pid: p.pid,
+        ppid: super::table::parent_of(p.pid),
+        pgrp: p.pid,
+        session: 1,
+        comm: p.name.clone(),
+        exe: p.exe.clone(),
+        cwd: vfs.path_of(&p.files.fs.cwd).unwrap_or_default(),
+        cmdline: p.cmdline.clone(),
+        environ: p.environ.clone(),
+        fds,
+        areas,
+        uids: [uid[0], uid[1], uid[2], uid[1]],
+        gids: [gid[0], gid[1], gid[2], gid[1]],
+        groups: p.credentials.groups.clone(),
+        umask: p.files.fs.umask,
+        threads: 1,
+        start_ticks: p.started_ns / (1_000_000_000 / posix_shim::procfs::USER_HZ),
+        signals: SignalMasks { blocked: p.signal_mask, ..SignalMasks::default() },
+        ..ProcessInfo::default()
+    };
+    SNAPSHOTS.lock().insert(p.pid, info);
+}
