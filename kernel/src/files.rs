@@ -452,10 +452,10 @@ pub fn ppoll(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 
 /// File system calls, handled by posix-shim against this μprocess's files.
 pub fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
-    let sigpipe_default = sigpipe_is_default(&p.signal_actions);
     match with_files(p, |ctx, mem| dispatch_fs(ctx, mem, sysno, a)) {
-        Some(Err(Errno::EPIPE)) if writes(sysno) && sigpipe_default => {
-            Outcome::Exit(crate::process::Exit::Signal(crate::process::signal::SIGPIPE))
+        Some(Err(Errno::EPIPE)) if writes(sysno) => {
+            p.pending_signals |= 1 << (crate::process::signal::SIGPIPE - 1);
+            Outcome::Return(Err(Errno::EPIPE))
         }
         // Err(ERESTART) included: the call would block, the scheduler runs
         // it again later.
@@ -464,15 +464,10 @@ pub fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
     }
 }
 
-/// Calls that raise SIGPIPE when they write to a pipe without readers.
+/// Calls that raise SIGPIPE (and fail with EPIPE) when they write to a
+/// pipe without readers.
 fn writes(sysno: Sysno) -> bool {
     matches!(sysno, Sysno::write | Sysno::writev | Sysno::pwrite64 | Sysno::pwritev | Sysno::pwritev2 | Sysno::sendfile)
-}
-
-/// Whether SIGPIPE has its default action (terminate); with a handler or
-/// SIG_IGN the write fails with EPIPE instead (handlers run from issue 6 on).
-fn sigpipe_is_default(actions: &[[u64; 4]; 64]) -> bool {
-    actions[usize::from(crate::process::signal::SIGPIPE) - 1][0] == 0
 }
 
 /// The bytes a file mapping of `len` bytes at `offset` of `fd` starts with:

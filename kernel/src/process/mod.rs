@@ -3,6 +3,7 @@
 
 pub mod info;
 pub mod scheduler;
+pub mod signals;
 pub mod space;
 pub mod table;
 
@@ -118,6 +119,10 @@ pub struct Process {
     pub cmdline: Vec<u8>,
     /// envp, each entry NUL-terminated (/proc/PID/environ).
     pub environ: Vec<u8>,
+    /// Signals sent and not yet delivered (bit n-1 for signal n).
+    pub pending_signals: u64,
+    /// The mask rt_sigsuspend replaced, restored when a handler returns.
+    pub suspended_mask: Option<u64>,
 }
 
 /// Strings joined with a NUL after each, as /proc shows argv and envp.
@@ -236,6 +241,8 @@ impl Process {
             exe: crate::files::absolute_path(&files_cwd_root(), path),
             cmdline,
             environ,
+            pending_signals: 0,
+            suspended_mask: None,
         })
     }
 
@@ -255,6 +262,7 @@ impl Process {
         self.name = command_name(path);
         self.clear_child_tid = 0;
         self.files.fds.close_on_exec();
+        self.suspended_mask = None;
         for action in &mut self.signal_actions {
             // SIG_DFL is 0 and SIG_IGN 1: handlers are addresses above them.
             if action[0] > 1 {
@@ -267,6 +275,12 @@ impl Process {
     /// Runs the μprocess until its time slice ends, it blocks, forks or
     /// ends. A call that blocked before runs again first.
     pub fn run_slice(&mut self) -> Event {
+        signals::collect(self);
+        if self.in_blocked_call {
+            if let Some(signal) = signals::interrupting(self) {
+                self.interrupt_blocked_call(signal);
+            }
+        }
         if self.in_blocked_call {
             cpu::enable_irqs();
             match crate::syscall::handle(self) {
@@ -280,6 +294,14 @@ impl Process {
         }
         let slice_start = platform::ticks();
         loop {
+            signals::collect(self);
+            let saved = self.suspended_mask.take();
+            match signals::deliver(self, saved) {
+                Ok(signals::Delivery::Exit(exit)) => return Event::Exit(exit),
+                Ok(signals::Delivery::Nothing) => self.suspended_mask = saved,
+                Ok(signals::Delivery::Handler { .. }) => {}
+                Err(_) => return Event::Exit(self.kill(signal::SIGSEGV, "cannot write a signal frame")),
+            }
             cpu::disable_irqs();
             self.space.activate();
             // SAFETY: TTBR0 holds this μprocess's view, which maps only its
@@ -317,7 +339,7 @@ impl Process {
                 if !is_translation_fault(esr) =>
             {
                 let what = alloc::format!("{} at {:#x} (fault status {:#x})", fault_kind(esr), self.context.far, esr & 0x3f);
-                Some(Event::Exit(self.kill(signal::SIGSEGV, &what)))
+                self.fault(signal::SIGSEGV, &what)
             }
             exception_class::DATA_ABORT_LOWER | exception_class::INSTRUCTION_ABORT_LOWER => {
                 let access = if class == exception_class::INSTRUCTION_ABORT_LOWER {
@@ -337,18 +359,33 @@ impl Process {
                             Fault::OutOfMemory => "out of memory",
                         };
                         let what = alloc::format!("{reason} for {access:?} at {address:#x}");
-                        Some(Event::Exit(self.kill(if fault == Fault::OutOfMemory { signal::SIGBUS } else { signal::SIGSEGV }, &what)))
+                        self.fault(if fault == Fault::OutOfMemory { signal::SIGBUS } else { signal::SIGSEGV }, &what)
                     }
                 }
             }
             exception_class::PC_ALIGNMENT | exception_class::SP_ALIGNMENT => {
-                Some(Event::Exit(self.kill(signal::SIGBUS, "misaligned PC or SP")))
+                self.fault(signal::SIGBUS, "misaligned PC or SP")
             }
-            exception_class::BRK => Some(Event::Exit(self.kill(signal::SIGTRAP, "breakpoint"))),
+            exception_class::BRK => self.fault(signal::SIGTRAP, "breakpoint"),
             exception_class::UNKNOWN if self.emulate_id_register_read() => None,
-            exception_class::FP => Some(Event::Exit(self.kill(signal::SIGFPE, "floating-point exception"))),
-            _ => Some(Event::Exit(self.kill(signal::SIGILL, "undefined instruction"))),
+            exception_class::FP => self.fault(signal::SIGFPE, "floating-point exception"),
+            _ => self.fault(signal::SIGILL, "undefined instruction"),
         }
+    }
+
+    /// A handled or fatal `signal` arrived while a call waited: the call
+    /// ends with EINTR, or runs again after the handler with SA_RESTART
+    /// (never rt_sigsuspend, which exists to be interrupted).
+    fn interrupt_blocked_call(&mut self, signal: u8) {
+        let [handler, flags, _, _] = self.signal_actions[usize::from(signal) - 1];
+        let sigsuspend = self.context.x[8] == posix_shim::syscall::numbers::Sysno::rt_sigsuspend as u64;
+        if handler > 1 && flags & 0x1000_0000 != 0 && !sigsuspend {
+            self.context.pc -= 4;
+        } else {
+            self.context.x[0] = Errno::EINTR.as_return_value();
+        }
+        self.in_blocked_call = false;
+        self.sleep_deadline = None;
     }
 
     /// Emulates an EL0 `MRS Xt, <ID register>` (op0 = 3, op1 = 0, CRn = 0),
@@ -370,6 +407,17 @@ impl Process {
         }
         self.context.pc += 4;
         true
+    }
+
+    /// A fault raising `signal`: delivered to its handler when there is one
+    /// and the signal is not blocked, else the μprocess ends (reported).
+    fn fault(&mut self, signal: u8, why: &str) -> Option<Event> {
+        let bit = 1u64 << (signal - 1);
+        if self.signal_actions[usize::from(signal) - 1][0] > 1 && self.signal_mask & bit == 0 {
+            self.pending_signals |= bit;
+            return None;
+        }
+        Some(Event::Exit(self.kill(signal, why)))
     }
 
     /// Ends the μprocess with `signal`, reporting why on the kernel console.
@@ -449,6 +497,8 @@ fn load_image(
     let sp = loader::build_initial_stack(&mut space, loader::StackPlacement { top: STACK_TOP, size: STACK_RESERVE }, &program, &info)?;
     let brk_start = program.exe.brk_start;
     space.map(brk_start, crate::vm::PAGE, Protection::READ | Protection::WRITE, AreaKind::Heap)?;
+    space.map(signals::TRAMPOLINE, crate::vm::PAGE, Protection::READ | Protection::EXEC, AreaKind::Private)?;
+    space.write(signals::TRAMPOLINE, &signals::TRAMPOLINE_CODE, Access::Load)?;
     Ok(LoadedImage { space, entry: program.entry, sp, brk_start })
 }
 

@@ -59,7 +59,11 @@ pub fn run(first: Process) -> Exit {
                 // files (a pipe's last writer gone means EOF for readers).
                 processes.remove(&pid);
                 info::remove(pid);
+                let parent = table::parent_of(pid);
                 table::exited(pid, exit);
+                if parent != 0 {
+                    super::signals::send(parent, super::signals::SIGCHLD);
+                }
                 if pid == first_pid {
                     return exit;
                 }

@@ -65,6 +65,8 @@ fn fork(p: &mut Process, flags: u64, stack: u64, parent_tid: UserAddr, tls: u64,
         exe: p.exe.clone(),
         cmdline: p.cmdline.clone(),
         environ: p.environ.clone(),
+        pending_signals: 0,
+        suspended_mask: None,
     });
     child.context.x[0] = 0;
     if stack != 0 {

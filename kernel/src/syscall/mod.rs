@@ -30,6 +30,8 @@ pub enum Outcome {
     Exit(Exit),
     /// The μprocess created this child; the caller gets its pid.
     Fork(alloc::boxed::Box<Process>),
+    /// The registers were replaced (rt_sigreturn): x0 is not a result.
+    Resumed,
 }
 
 impl From<Result<u64, Errno>> for Outcome {
@@ -64,10 +66,12 @@ pub fn handle(process: &mut Process) -> Option<Event> {
             Outcome::Return(result) => log::info!("[pid {}] {call}{}", process.pid, crate::strace::describe_result(sysno, result)),
             Outcome::Exit(_) => log::info!("[pid {}] {call} = ?", process.pid),
             Outcome::Fork(child) => log::info!("[pid {}] {call} = {}", process.pid, child.pid),
+            Outcome::Resumed => log::info!("[pid {}] {call} = ? (resumed)", process.pid),
         }
     }
     match outcome {
         Outcome::Return(Err(Errno::ERESTART)) => Some(Event::Blocked),
+        Outcome::Resumed => None,
         Outcome::Fork(child) => {
             process.context.x[0] = u64::from(child.pid);
             Some(Event::Forked(child))
@@ -129,6 +133,15 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::getcpu => process::getcpu(p, a).into(),
         S::rt_sigaction => process::rt_sigaction(p, a).into(),
         S::rt_sigprocmask => process::rt_sigprocmask(p, a).into(),
+        S::rt_sigreturn => match crate::process::signals::sigreturn(p) {
+            Ok(()) => Outcome::Resumed,
+            Err(exit) => Outcome::Exit(exit),
+        },
+        S::rt_sigsuspend => process::rt_sigsuspend(p, a).into(),
+        S::rt_sigpending => process::rt_sigpending(p, a).into(),
+        S::kill => crate::process::signals::kill(p, a.i32(0), a.u64(1).min(255) as u8).into(),
+        S::tkill => crate::process::signals::kill(p, a.i32(0), a.u64(1).min(255) as u8).into(),
+        S::tgkill => crate::process::signals::kill(p, a.i32(1), a.u64(2).min(255) as u8).into(),
         S::uname => info::uname(p, a).into(),
         S::sysinfo => info::sysinfo(p, a).into(),
         S::getrandom => info::getrandom(p, a).into(),

@@ -287,6 +287,32 @@ pub fn rt_sigaction(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     Ok(0)
 }
 
+/// rt_sigsuspend(mask, size): waits with `mask` until a handler runs; the
+/// call then fails with EINTR and the handler's return restores the mask
+/// it replaced.
+pub fn rt_sigsuspend(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    if a.u64(1) != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mask = p.space.read_u64(a.addr(0))?;
+    if p.suspended_mask.is_none() {
+        p.suspended_mask = Some(p.signal_mask);
+    }
+    p.signal_mask = mask & !UNBLOCKABLE;
+    Err(Errno::ERESTART)
+}
+
+/// rt_sigpending(set, size).
+pub fn rt_sigpending(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    if a.u64(1) != 8 {
+        return Err(Errno::EINVAL);
+    }
+    crate::process::signals::collect(p);
+    let pending = p.pending_signals & p.signal_mask;
+    p.space.write_u64(a.addr(0), pending)?;
+    Ok(0)
+}
+
 const SIG_BLOCK: u64 = 0;
 const SIG_UNBLOCK: u64 = 1;
 const SIG_SETMASK: u64 = 2;
