@@ -252,6 +252,9 @@ struct ConsoleDriver {
     ready: Mutex<alloc::collections::VecDeque<u8>>,
     /// End-of-file typed (VEOF on an empty line): the next read returns 0.
     end_of_file: Mutex<bool>,
+    /// The foreground process group (TIOCSPGRP), which VINTR, VQUIT and
+    /// VSUSP signal.
+    foreground: Mutex<i32>,
 }
 
 const ICRNL: u32 = 0o400;
@@ -259,8 +262,12 @@ const OPOST: u32 = 0o1;
 const ONLCR: u32 = 0o4;
 const ICANON: u32 = 0o2;
 const ECHO: u32 = 0o10;
+const ISIG: u32 = 0o1;
+const VINTR: usize = 0;
+const VQUIT: usize = 1;
 const VERASE: usize = 2;
 const VEOF: usize = 4;
+const VSUSP: usize = 10;
 
 impl ConsoleDriver {
     fn console() -> &'static crate::platform::Console {
@@ -303,6 +310,20 @@ impl ConsoleDriver {
                     self.echo(&termios, &[byte]);
                     self.ready.lock().push_back(byte);
                     continue;
+                }
+                if self.is_terminal && termios.lflag & ISIG != 0 {
+                    let signal = [(VINTR, 2u8), (VQUIT, 3), (VSUSP, 20)]
+                        .into_iter()
+                        .find(|&(index, _)| termios.cc[index] != 0 && byte == termios.cc[index]);
+                    if let Some((_, signal)) = signal {
+                        self.echo(&termios, &[b'^', byte + b'@']);
+                        self.line.lock().clear();
+                        let group = *self.foreground.lock();
+                        for pid in crate::process::table::members(group.unsigned_abs()) {
+                            crate::process::signals::send(pid, signal);
+                        }
+                        continue;
+                    }
                 }
                 let mut line = self.line.lock();
                 if byte == termios.cc[VERASE] || byte == 8 {
@@ -379,8 +400,14 @@ impl CharDevices for ConsoleDriver {
                 *self.winsize.lock() = size;
                 TtyReply::Done
             }
-            TtyRequest::GetForegroundGroup => TtyReply::Group(1),
-            TtyRequest::SetForegroundGroup(_) => TtyReply::Done,
+            TtyRequest::GetForegroundGroup => TtyReply::Group(*self.foreground.lock()),
+            TtyRequest::SetForegroundGroup(group) => {
+                if crate::process::table::members(group.unsigned_abs()).is_empty() {
+                    return Err(Errno::EPERM);
+                }
+                *self.foreground.lock() = group;
+                TtyReply::Done
+            }
         })
     }
 }
@@ -394,7 +421,14 @@ fn console_driver() -> &'static ConsoleDriver {
         line: Mutex::new(Vec::new()),
         ready: Mutex::new(alloc::collections::VecDeque::new()),
         end_of_file: Mutex::new(false),
+        foreground: Mutex::new(1),
     })
+}
+
+/// Runs the console's line discipline over input that arrived, so that
+/// Ctrl-C and friends reach the foreground group even when nobody reads.
+pub fn console_poll() {
+    console_driver().take_input();
 }
 
 /// Random bytes for /dev/random and /dev/urandom.

@@ -22,6 +22,7 @@ pub fn run(first: Process) -> Exit {
     let mut blocked: Vec<u32> = Vec::new();
     let mut progress = true;
     loop {
+        crate::files::console_poll();
         let Some(pid) = runnable.pop_front() else {
             if blocked.is_empty() {
                 // Only zombies left, or nothing: the first process is gone.

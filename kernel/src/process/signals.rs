@@ -204,16 +204,17 @@ pub fn sigreturn(p: &mut Process) -> Result<(), Exit> {
     Ok(())
 }
 
-/// kill(pid, signal): to one μprocess (pid > 0) or to every other one
-/// (pid -1; process groups are every μprocess until they exist).
+/// kill(pid, signal): to one μprocess (pid > 0), the caller's group (0),
+/// group -pid (< -1), or every μprocess but pid 1 and the caller (-1).
 pub fn kill(p: &mut Process, pid: i32, signal: u8) -> Result<u64, Errno> {
     if signal > 64 {
         return Err(Errno::EINVAL);
     }
     let targets: alloc::vec::Vec<u32> = match pid {
         pid if pid > 0 => alloc::vec![pid as u32],
-        0 => alloc::vec![p.pid],
-        _ => super::table::live().into_iter().filter(|&t| t != 1 || p.pid == 1).collect(),
+        0 => super::table::members(super::table::group_of(p.pid).unwrap_or(p.pid)),
+        -1 => super::table::live().into_iter().filter(|&t| t != 1 && t != p.pid).collect(),
+        _ => super::table::members(pid.unsigned_abs()),
     };
     let live = super::table::live();
     let targets: alloc::vec::Vec<u32> = targets.into_iter().filter(|t| live.contains(t) || *t == p.pid).collect();

@@ -11,6 +11,10 @@ use spin::Mutex;
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     parent: u32,
+    /// Process group id.
+    group: u32,
+    /// Session id.
+    session: u32,
     /// Set once it has ended (a zombie until reaped).
     exit: Option<Exit>,
 }
@@ -37,9 +41,70 @@ pub enum Waited {
 
 static TABLE: Mutex<BTreeMap<u32, Entry>> = Mutex::new(BTreeMap::new());
 
-/// Records a new μprocess.
+/// Records a new μprocess, in its parent's group and session (the first
+/// one leads its own).
 pub fn add(pid: u32, parent: u32) {
-    TABLE.lock().insert(pid, Entry { parent, exit: None });
+    let mut table = TABLE.lock();
+    let (group, session) = table.get(&parent).map_or((pid, pid), |p| (p.group, p.session));
+    table.insert(pid, Entry { parent, group, session, exit: None });
+}
+
+/// getpgid(pid): ESRCH-worthy `None` when there is no such μprocess.
+pub fn group_of(pid: u32) -> Option<u32> {
+    TABLE.lock().get(&pid).map(|e| e.group)
+}
+
+/// getsid(pid).
+pub fn session_of(pid: u32) -> Option<u32> {
+    TABLE.lock().get(&pid).map(|e| e.session)
+}
+
+/// Why setpgid or setsid refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupError {
+    /// No such process (or not the caller or its child): ESRCH.
+    NoProcess,
+    /// Not allowed (another session, a session leader, group elsewhere): EPERM.
+    Refused,
+}
+
+/// setpgid(pid, pgid) by `caller`, with Linux's rules.
+pub fn set_group(caller: u32, pid: u32, group: u32) -> Result<(), GroupError> {
+    let mut table = TABLE.lock();
+    let me = *table.get(&caller).ok_or(GroupError::NoProcess)?;
+    let target = *table.get(&pid).ok_or(GroupError::NoProcess)?;
+    if pid != caller && target.parent != caller {
+        return Err(GroupError::NoProcess);
+    }
+    if target.session != me.session || target.session == pid {
+        return Err(GroupError::Refused);
+    }
+    let exists = group == pid || table.values().any(|e| e.group == group && e.session == me.session && e.exit.is_none());
+    if !exists {
+        return Err(GroupError::Refused);
+    }
+    if let Some(entry) = table.get_mut(&pid) {
+        entry.group = group;
+    }
+    Ok(())
+}
+
+/// setsid(): a new session and group led by `pid`; refused for a group leader.
+pub fn new_session(pid: u32) -> Result<u32, GroupError> {
+    let mut table = TABLE.lock();
+    let leads_group = table.iter().any(|(&other, e)| other != pid && e.group == pid && e.exit.is_none());
+    let entry = table.get_mut(&pid).ok_or(GroupError::NoProcess)?;
+    if entry.group == pid || leads_group {
+        return Err(GroupError::Refused);
+    }
+    entry.group = pid;
+    entry.session = pid;
+    Ok(pid)
+}
+
+/// The live members of process group `group`.
+pub fn members(group: u32) -> alloc::vec::Vec<u32> {
+    TABLE.lock().iter().filter(|(_, e)| e.group == group && e.exit.is_none()).map(|(&pid, _)| pid).collect()
 }
 
 /// The parent of `pid` (0 for the first μprocess).

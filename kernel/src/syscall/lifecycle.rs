@@ -135,6 +135,41 @@ pub fn wait4(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     }
 }
 
+fn group_error(error: table::GroupError) -> Errno {
+    match error {
+        table::GroupError::NoProcess => Errno::ESRCH,
+        table::GroupError::Refused => Errno::EPERM,
+    }
+}
+
+/// setpgid(pid, pgid): 0 means the caller, and a pgid of 0 its own pid.
+pub fn setpgid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let (pid, group) = (a.i32(0), a.i32(1));
+    if pid < 0 || group < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pid = if pid == 0 { p.pid } else { pid as u32 };
+    let group = if group == 0 { pid } else { group as u32 };
+    table::set_group(p.pid, pid, group).map(|()| 0).map_err(group_error)
+}
+
+/// getpgid(pid).
+pub fn getpgid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let pid = if a.i32(0) == 0 { p.pid } else { a.i32(0) as u32 };
+    table::group_of(pid).map(u64::from).ok_or(Errno::ESRCH)
+}
+
+/// setsid().
+pub fn setsid(p: &mut Process) -> Result<u64, Errno> {
+    table::new_session(p.pid).map(u64::from).map_err(group_error)
+}
+
+/// getsid(pid).
+pub fn getsid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let pid = if a.i32(0) == 0 { p.pid } else { a.i32(0) as u32 };
+    table::session_of(pid).map(u64::from).ok_or(Errno::ESRCH)
+}
+
 /// getppid().
 pub fn getppid(p: &Process) -> u64 {
     u64::from(table::parent_of(p.pid))

@@ -15,6 +15,7 @@ mod cpio;
 mod differential;
 mod flat;
 mod guest;
+mod interactive;
 mod image;
 mod qemu;
 mod tally;
@@ -51,6 +52,7 @@ struct Options {
     add: Vec<String>,
     image: Option<String>,
     strace: bool,
+    tty: bool,
     positional: Vec<String>,
     trailing: Vec<String>,
 }
@@ -76,6 +78,7 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--packages" => o.packages.push(value("--packages")?),
             "--image" => o.image = Some(value("--image")?),
             "--strace" => o.strace = true,
+            "--tty" => o.tty = true,
             "--add" => o.add.push(value("--add")?),
             "--" => {
                 o.trailing = it.by_ref().cloned().collect();
@@ -139,7 +142,7 @@ fn cmd_run(o: &Options) -> Result<ExitCode, String> {
         None => None,
     };
     let kernel = build_kernel(o.release, &o.features)?;
-    let mut bootargs = program_bootargs(&o.trailing, o.strace);
+    let mut bootargs = program_bootargs(&o.trailing, o.strace, o.tty);
     if o.quiet {
         bootargs.push("morsel.log=warn".to_string());
     }
@@ -152,7 +155,7 @@ fn cmd_run(o: &Options) -> Result<ExitCode, String> {
         smp: o.smp.unwrap_or_else(default_smp),
         gdb: o.gdb,
         timeout: Duration::from_secs(o.timeout.unwrap_or(24 * 3600)),
-        answer_input_requests: false,
+        input: qemu::Input::Forward,
         kernel_text: if o.quiet { KernelText::Hidden } else { KernelText::Stderr },
     }
     .run()?;
@@ -163,11 +166,12 @@ fn cmd_run(o: &Options) -> Result<ExitCode, String> {
 /// hex-encoded, so that any bytes survive the command line), with the
 /// default environment; `strace` logs its system calls. When our stdout is
 /// not a terminal, the console is a plain stream (not a tty) for the
-/// μprocess too, as a redirected stdout is on Linux.
-pub fn program_bootargs(argv: &[String], strace: bool) -> Vec<String> {
+/// μprocess too, as a redirected stdout is on Linux, unless `tty` asks for a
+/// terminal anyway (scripted interactive sessions).
+pub fn program_bootargs(argv: &[String], strace: bool, tty: bool) -> Vec<String> {
     use std::io::IsTerminal;
     let mut args = Vec::new();
-    if !std::io::stdout().is_terminal() {
+    if !tty && !std::io::stdout().is_terminal() {
         args.push("morsel.console=pipe".to_string());
     }
     if !argv.is_empty() {
@@ -208,7 +212,7 @@ fn qemu_test(kernel: &Path, machines: &[Machine], filter: Option<&str>, timeout:
             smp: default_smp(),
             gdb: false,
             timeout: Duration::from_secs(timeout),
-            answer_input_requests: true,
+            input: qemu::Input::KernelRequests,
             kernel_text: KernelText::Stdout,
         }
         .run()?;
@@ -292,7 +296,7 @@ fn harness_self_tests() -> Result<Tally, String> {
         smp: 1,
         gdb: false,
         timeout: Duration::from_secs(60),
-        answer_input_requests: true,
+        input: qemu::Input::KernelRequests,
         kernel_text: KernelText::Stdout,
     }
     .run()?;
@@ -328,6 +332,7 @@ fn cmd_test(o: &Options) -> Result<ExitCode, String> {
         record(&format!("{}, Morsel against Linux", suite.name), differential::check(&suite, &kernel)?, &mut total);
     }
     record("shell scripts, Morsel against Linux", differential::check_scripts(&kernel)?, &mut total);
+    record("interactive console session", interactive::check(&kernel)?, &mut total);
     record("guest tests on Morsel", guest::run_on_morsel(&guests, &kernel, guest::PENDING_ON_MORSEL)?, &mut total);
     if qemu::morello_qemu().is_some() {
         record("qemu-test morello", qemu_test(&kernel, &[Machine::Morello], None, 600)?, &mut total);
@@ -352,7 +357,7 @@ fn cmd_vectors(o: &Options) -> Result<ExitCode, String> {
 
 const USAGE: &str = "usage: cargo xtask <command>
   run [--machine virt|morello] [--gic 2|3] [--gdb] [--smp N] [--memory MIB] [--release] [--quiet]
-      [--image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...] [--strace] [-- ARGV...]
+      [--image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...] [--strace] [--tty] [-- ARGV...]
                  build and boot Morsel in QEMU; with an image, run ARGV (or the image's command) as
                  the first μprocess and exit with its status
   test           host tests, capability vectors, QEMU tests (virt GICv2+GICv3, Morello if installed), harness self-tests
@@ -361,6 +366,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   differential   run Debian's busybox applets and coreutils (tests/busybox, tests/coreutils) and the shell
                  scripts (tests/scripts) on Morsel and on Linux (qemu-user) and compare
   scripts        only the shell scripts
+  interactive    a scripted interactive shell session on the console (pipeline, Ctrl-C, exit)
   vectors [DIR]  check the capability model against reference vectors (default ../shared/vectors/morello-cap,
                  or MORELLO_CAP_VECTORS)
   build [--release] [--features F]
@@ -383,6 +389,10 @@ fn main() -> ExitCode {
         "test" => cmd_test(&o),
         "qemu-test" => cmd_qemu_test(&o),
         "vectors" => cmd_vectors(&o),
+        "interactive" => build_kernel(o.release, &[]).and_then(|kernel| {
+            let tally = interactive::check(&kernel)?;
+            Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }),
         "scripts" => build_kernel(o.release, &[]).and_then(|kernel| {
             let tally = differential::check_scripts(&kernel)?;
             println!("{}", tally.line());

@@ -9,6 +9,11 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// A line to type: the text and a newline.
+fn typed_line(text: &str) -> Vec<u8> {
+    format!("{text}\n").into_bytes()
+}
+
 /// The kernel asks the host to type a line with this prefix.
 pub const INPUT_REQUEST: &str = "ktest-input-request: ";
 
@@ -83,10 +88,22 @@ pub struct Boot<'a> {
     pub gdb: bool,
     /// Kill QEMU after this long.
     pub timeout: Duration,
-    /// Answer the kernel's console-input requests.
-    pub answer_input_requests: bool,
+    /// Where the machine's console input comes from.
+    pub input: Input,
     /// Where the kernel's own console text goes.
     pub kernel_text: KernelText,
+}
+
+/// Where the machine's console input comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Our own stdin (`run`).
+    Forward,
+    /// Answers to the kernel's `ktest-input-request:` lines (test runs).
+    KernelRequests,
+    /// A scripted session: each time μprocess output shows the expected
+    /// text (after the previous match), the bytes are typed.
+    Dialogue(Vec<(String, Vec<u8>)>),
 }
 
 /// Where the xtask shows the kernel's console text.
@@ -198,14 +215,21 @@ impl Boot<'_> {
             .map_err(|e| format!("cannot start QEMU: {e}"))?;
         let mut stdin = child.stdin.take();
         let stdout = child.stdout.take().ok_or("no stdout pipe")?;
-        let (lines_tx, lines_rx) = mpsc::channel::<String>();
-        let answer = self.answer_input_requests;
+        let (lines_tx, lines_rx) = mpsc::channel::<Vec<u8>>();
+        let answer = self.input == Input::KernelRequests;
+        let mut dialogue = match &self.input {
+            Input::Dialogue(steps) => steps.clone().into_iter(),
+            _ => Vec::new().into_iter(),
+        };
+        let mut expected = dialogue.next();
+        let dialogue_tx = lines_tx.clone();
         let kernel_text_to = self.kernel_text;
         let relay = std::thread::spawn(move || {
             let mut reader = stdout;
             let mut demux = Demux::default();
             let mut outcome = (String::new(), Vec::new());
             let mut line = String::new();
+            let mut dialogue_mark = 0usize;
             let mut buffer = [0u8; 4096];
             loop {
                 let (pieces, ended) = match reader.read(&mut buffer) {
@@ -221,6 +245,13 @@ impl Boot<'_> {
                                 let _ = out.flush();
                             }
                             outcome.1.extend(bytes);
+                            while let Some((text, reply)) = &expected {
+                                let seen = String::from_utf8_lossy(&outcome.1[dialogue_mark..]).into_owned();
+                                let Some(at) = seen.find(text.as_str()) else { break };
+                                dialogue_mark += seen[..at + text.len()].len();
+                                let _ = dialogue_tx.send(reply.clone());
+                                expected = dialogue.next();
+                            }
                         }
                         Piece::Kernel(bytes) => {
                             kernel_text_to.write(&bytes);
@@ -232,7 +263,7 @@ impl Boot<'_> {
                                     continue;
                                 }
                                 if answer && let Some(token) = line.strip_prefix(INPUT_REQUEST) {
-                                    let _ = lines_tx.send(token.trim_end().to_string());
+                                    let _ = lines_tx.send(typed_line(token.trim_end()));
                                 }
                                 line.clear();
                             }
@@ -245,8 +276,8 @@ impl Boot<'_> {
             }
         });
         // `run`: our stdin is the machine's console input.
-        let forward = match (self.answer_input_requests, stdin.take()) {
-            (false, Some(mut pipe)) => Some(std::thread::spawn(move || {
+        let forward = match (&self.input, stdin.take()) {
+            (Input::Forward, Some(mut pipe)) => Some(std::thread::spawn(move || {
                 let _ = std::io::copy(&mut std::io::stdin().lock(), &mut pipe);
             })),
             (_, pipe) => {
@@ -264,11 +295,11 @@ impl Boot<'_> {
                 let _ = child.wait();
                 break (None, true);
             }
-            if let (Ok(token), Some(pipe)) = (lines_rx.try_recv(), stdin.as_mut()) {
-                // Typed a moment later, as a person would: the kernel is
+            if let (Ok(bytes), Some(pipe)) = (lines_rx.try_recv(), stdin.as_mut()) {
+                // Typed a moment later, as a person would: the machine is
                 // already waiting for it.
                 std::thread::sleep(Duration::from_millis(200));
-                let _ = writeln!(pipe, "{token}");
+                let _ = pipe.write_all(&bytes);
                 let _ = pipe.flush();
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -305,7 +336,7 @@ pub fn run_program(kernel: &Path, initrd: &Path, argv: &[String], cwd: &str) -> 
         smp: 1,
         gdb: false,
         timeout: Duration::from_secs(120),
-        answer_input_requests: false,
+        input: Input::Dialogue(Vec::new()),
         kernel_text: KernelText::Hidden,
     }
     .run_captured()?;
