@@ -336,7 +336,7 @@ impl Process {
         match class {
             exception_class::SVC64 => crate::syscall::handle(self),
             exception_class::DATA_ABORT_LOWER | exception_class::INSTRUCTION_ABORT_LOWER
-                if !is_translation_fault(esr) =>
+                if !is_translation_fault(esr) && !is_copy_on_write_fault(class, esr) =>
             {
                 let what = alloc::format!("{} at {:#x} (fault status {:#x})", fault_kind(esr), self.context.far, esr & 0x3f);
                 self.fault(signal::SIGSEGV, &what)
@@ -440,6 +440,13 @@ impl Process {
 /// area allows, so those end the μprocess.
 fn is_translation_fault(esr: u64) -> bool {
     (esr & 0x3c) == 0x04
+}
+
+/// A write permission fault from EL0: possibly a page shared copy-on-write
+/// since a fork, which the fault handler gives its own copy (or ends the
+/// μprocess if its area forbids writing).
+fn is_copy_on_write_fault(class: u8, esr: u64) -> bool {
+    class == exception_class::DATA_ABORT_LOWER && (esr & 0x3c) == 0x0c && esr & (1 << 6) != 0
 }
 
 fn fault_kind(esr: u64) -> &'static str {

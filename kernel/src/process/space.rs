@@ -86,6 +86,34 @@ fn free_frame(frame: PhysAddr) {
     let _ = platform().frames.lock().free(PhysRange::new(frame.0, PAGE));
 }
 
+/// Frames that several views map copy-on-write since a fork: frame →
+/// how many views besides one map it. A frame not listed has one owner.
+static SHARED_FRAMES: spin::Mutex<alloc::collections::BTreeMap<u64, u32>> =
+    spin::Mutex::new(alloc::collections::BTreeMap::new());
+
+fn share_frame(frame: PhysAddr) {
+    *SHARED_FRAMES.lock().entry(frame.0).or_default() += 1;
+}
+
+fn is_shared(frame: PhysAddr) -> bool {
+    SHARED_FRAMES.lock().contains_key(&frame.0)
+}
+
+/// A view stops mapping a user page's frame: freed when no view is left.
+fn release_frame(frame: PhysAddr) {
+    let mut shared = SHARED_FRAMES.lock();
+    match shared.get_mut(&frame.0) {
+        Some(1) => {
+            shared.remove(&frame.0);
+        }
+        Some(count) => *count -= 1,
+        None => {
+            drop(shared);
+            free_frame(frame);
+        }
+    }
+}
+
 fn access_for(protection: Protection) -> UserAccess {
     UserAccess { write: protection.contains(Protection::WRITE), execute: protection.contains(Protection::EXEC) }
 }
@@ -133,7 +161,7 @@ impl UserSpace {
         for va in (range.start..range.end).step_by(PAGE as usize) {
             if let Some(frame) = self.tables.unmap_user_page(va) {
                 mmu::invalidate_user_page(va, self.asid);
-                free_frame(frame);
+                release_frame(frame);
                 self.pages -= 1;
             }
         }
@@ -154,12 +182,13 @@ impl UserSpace {
             if let Some((frame, _)) = self.tables.user_page(va) {
                 if protection.is_empty() {
                     self.tables.unmap_user_page(va);
-                    free_frame(frame);
+                    release_frame(frame);
                     self.pages -= 1;
                 } else {
-                    self.tables
-                        .map_user_page(va, frame, access_for(protection), &mut allocate_zeroed_frame)
-                        .map_err(|_| Errno::ENOMEM)?;
+                    // A page shared copy-on-write stays read-only until written.
+                    let mut access = access_for(protection);
+                    access.write &= !is_shared(frame);
+                    self.tables.map_user_page(va, frame, access, &mut allocate_zeroed_frame).map_err(|_| Errno::ENOMEM)?;
                 }
                 mmu::invalidate_user_page(va, self.asid);
             }
@@ -196,7 +225,14 @@ impl UserSpace {
         if !allowed {
             return Err(Fault::Forbidden);
         }
-        if let Some((frame, _)) = self.tables.user_page(page) {
+        if let Some((frame, mapped)) = self.tables.user_page(page) {
+            let writes = matches!(access, Access::Write | Access::Load);
+            if writes && !mapped.write && area.protection.contains(Protection::WRITE) {
+                return self.break_copy_on_write(page, frame, access_for(area.protection));
+            }
+            if access == Access::Load && is_shared(frame) {
+                return self.break_copy_on_write(page, frame, mapped);
+            }
             return Ok(frame);
         }
         let frame = allocate_zeroed_frame().ok_or(Fault::OutOfMemory)?;
@@ -241,26 +277,47 @@ impl UserSpace {
         Ok(())
     }
 
-    /// A copy of this view for a forked child: the same areas, and a fresh
-    /// frame with the same bytes for every page present (copy-on-write is
-    /// the next step).
-    pub fn fork(&self) -> Result<UserSpace, Errno> {
+    /// Gives the page at `page` its own writable frame: a copy of the
+    /// shared `frame` (copy-on-write after fork), or `frame` itself once no
+    /// other view maps it.
+    fn break_copy_on_write(&mut self, page: u64, frame: PhysAddr, access: UserAccess) -> Result<PhysAddr, Fault> {
+        let own = if is_shared(frame) {
+            let copy = allocate_zeroed_frame().ok_or(Fault::OutOfMemory)?;
+            let from: *const u8 = core::ptr::with_exposed_provenance(PhysAddr(frame.0).to_virt() as usize);
+            let to: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(copy.0).to_virt() as usize);
+            // SAFETY: both are whole frames reached through the linear map:
+            // the shared page and a frame just allocated.
+            unsafe { core::ptr::copy_nonoverlapping(from, to, PAGE as usize) };
+            release_frame(frame);
+            copy
+        } else {
+            frame
+        };
+        self.tables.map_user_page(page, own, access, &mut allocate_zeroed_frame).map_err(|_| Fault::OutOfMemory)?;
+        mmu::invalidate_user_page(page, self.asid);
+        Ok(own)
+    }
+
+    /// The view of a forked child: the same areas, every present page
+    /// shared with this view copy-on-write (both map it read-only; the
+    /// first write in either gets its own copy).
+    pub fn fork(&mut self) -> Result<UserSpace, Errno> {
         let mut child = UserSpace::new()?;
         child.areas = self.areas.clone();
-        for area in self.areas.iter() {
+        let areas: alloc::vec::Vec<_> = self.areas.iter().copied().collect();
+        for area in areas {
             for va in (area.start..area.end).step_by(PAGE as usize) {
                 let Some((frame, access)) = self.tables.user_page(va) else { continue };
-                let copy = allocate_zeroed_frame().ok_or(Errno::ENOMEM)?;
-                let from: *const u8 = core::ptr::with_exposed_provenance(PhysAddr(frame.0).to_virt() as usize);
-                let to: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(copy.0).to_virt() as usize);
-                // SAFETY: both are whole frames reached through the linear
-                // map: the parent's page, and a frame just allocated.
-                unsafe { core::ptr::copy_nonoverlapping(from, to, PAGE as usize) };
-                if child.tables.map_user_page(va, copy, access, &mut allocate_zeroed_frame).is_err() {
-                    free_frame(copy);
+                let shared = UserAccess { write: false, ..access };
+                if child.tables.map_user_page(va, frame, shared, &mut allocate_zeroed_frame).is_err() {
                     return Err(Errno::ENOMEM);
                 }
+                share_frame(frame);
                 child.pages += 1;
+                if access.write {
+                    self.tables.map_user_page(va, frame, shared, &mut allocate_zeroed_frame).map_err(|_| Errno::ENOMEM)?;
+                    mmu::invalidate_user_page(va, self.asid);
+                }
             }
         }
         Ok(child)
