@@ -88,6 +88,21 @@ pub fn unpack_initramfs(archive: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Up to `len` bytes of `inode` from `offset` (fewer at its end).
+fn read_range(inode: &posix_shim::vfs::Inode, offset: u64, len: u64) -> Result<Vec<u8>, Errno> {
+    let mut contents = alloc::vec![0u8; usize::try_from(len).map_err(|_| Errno::ENOMEM)?];
+    let mut done = 0;
+    while done < contents.len() {
+        let n = inode.read_at(offset + done as u64, &mut contents[done..], vfs().now())?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    contents.truncate(done);
+    Ok(contents)
+}
+
 /// The whole contents of the file at `path` (from the root, following
 /// symlinks), as root reads it.
 pub fn read_file(path: &[u8]) -> Result<Vec<u8>, Errno> {
@@ -96,17 +111,7 @@ pub fn read_file(path: &[u8]) -> Result<Vec<u8>, Errno> {
     if inode.is_dir() {
         return Err(Errno::EISDIR);
     }
-    let mut contents = alloc::vec![0u8; inode.size() as usize];
-    let mut done = 0;
-    while done < contents.len() {
-        let n = inode.read_at(done as u64, &mut contents[done..], vfs.now())?;
-        if n == 0 {
-            break;
-        }
-        done += n;
-    }
-    contents.truncate(done);
-    Ok(contents)
+    read_range(&inode, 0, inode.size())
 }
 
 /// The canonical absolute path of the file `path` names from `cwd`, every
@@ -180,17 +185,7 @@ fn read_executable(p: &Process, path: &[u8]) -> Result<Vec<u8>, Errno> {
     if metadata.file_type != posix_shim::vfs::FileType::Regular || metadata.perm & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
-    let mut contents = alloc::vec![0u8; inode.size() as usize];
-    let mut done = 0;
-    while done < contents.len() {
-        let n = inode.read_at(done as u64, &mut contents[done..], vfs.now())?;
-        if n == 0 {
-            break;
-        }
-        done += n;
-    }
-    contents.truncate(done);
-    Ok(contents)
+    read_range(&inode, 0, inode.size())
 }
 
 /// A μprocess's files: descriptor table, working directory and umask.
@@ -521,16 +516,5 @@ pub fn read_for_mmap(p: &mut Process, fd: i32, offset: u64, len: u64, shared_wri
         return Err(Errno::ENODEV);
     }
     // Only the bytes the file has: the rest of the mapping is demand-zero.
-    let present = inode.size().saturating_sub(offset).min(len);
-    let mut contents = alloc::vec![0u8; usize::try_from(present).map_err(|_| Errno::ENOMEM)?];
-    let mut done = 0;
-    while done < contents.len() {
-        let n = inode.read_at(offset + done as u64, &mut contents[done..], vfs().now())?;
-        if n == 0 {
-            break;
-        }
-        done += n;
-    }
-    contents.truncate(done);
-    Ok(contents)
+    read_range(inode, offset, inode.size().saturating_sub(offset).min(len))
 }
