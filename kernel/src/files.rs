@@ -397,7 +397,7 @@ impl CharDevices for ConsoleDriver {
             }
             TtyRequest::GetForegroundGroup => TtyReply::Group(*self.foreground.lock()),
             TtyRequest::SetForegroundGroup(group) => {
-                if crate::process::table::members(group.unsigned_abs()).is_empty() {
+                if !crate::process::table::group_exists(group.unsigned_abs()) {
                     return Err(Errno::EPERM);
                 }
                 *self.foreground.lock() = group;

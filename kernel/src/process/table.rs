@@ -79,7 +79,9 @@ pub fn set_group(caller: u32, pid: u32, group: u32) -> Result<(), GroupError> {
     if target.session != me.session || target.session == pid {
         return Err(GroupError::Refused);
     }
-    let exists = group == pid || table.values().any(|e| e.group == group && e.session == me.session && e.exit.is_none());
+    // A group exists while any member does, zombies included (as on Linux:
+    // a pipeline's first command may have ended before the next joins).
+    let exists = group == pid || table.values().any(|e| e.group == group && e.session == me.session);
     if !exists {
         return Err(GroupError::Refused);
     }
@@ -100,6 +102,11 @@ pub fn new_session(pid: u32) -> Result<u32, GroupError> {
     entry.group = pid;
     entry.session = pid;
     Ok(pid)
+}
+
+/// Whether process group `group` has members (zombies count).
+pub fn group_exists(group: u32) -> bool {
+    TABLE.lock().values().any(|e| e.group == group)
 }
 
 /// The live members of process group `group`.

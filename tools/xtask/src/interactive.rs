@@ -12,13 +12,17 @@ use std::time::Duration;
 pub fn check(kernel: &Path) -> Result<Tally, String> {
     let initrd = crate::image::build_image("busybox", &[], &[])?;
     let argv = ["/bin/busybox", "sh", "-i"];
-    let prompt = "/ # ".to_string();
+    // At each prompt BusyBox's line editor puts the terminal in raw mode
+    // (flushing input typed before) and then asks where the cursor is
+    // (ESC [ 6 n): typing after that query loses nothing.
+    let prompt = "/ # \x1b[6n".to_string();
+    let typed = |line: &str| line.as_bytes().to_vec();
     let steps = vec![
-        (prompt.clone(), b"echo one two three | wc -w\n".to_vec()),
-        (prompt.clone(), b"sleep 100\n".to_vec()),
+        (prompt.clone(), typed("echo one two three | wc -w\n")),
+        (prompt.clone(), typed("sleep 100\n")),
         ("sleep 100\r\n".to_string(), b"\x03".to_vec()),
-        (prompt.clone(), b"echo status $?\n".to_vec()),
-        (prompt, b"exit 3\n".to_vec()),
+        (prompt.clone(), typed("echo status $?\n")),
+        (prompt, typed("exit 3\n")),
     ];
     let outcome = Boot {
         kernel,
