@@ -213,7 +213,7 @@ fn proc_stat_uptime_loadavg() {
 #[test]
 fn mounts_lists_the_table() {
     let v = world();
-    let want = "rootfs / tmpfs rw,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\nsysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n";
+    let want = "tmpfs / tmpfs rw,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\nsysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n";
     assert_eq!(text(&v, "/proc/mounts"), want);
     assert_eq!(text(&v, "/proc/self/mounts"), want);
 }

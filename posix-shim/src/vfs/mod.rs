@@ -290,7 +290,7 @@ impl Vfs {
                 content: Content::Directory(Directory::new(weak.clone())),
             })
         });
-        let rootfs = MountEntry { source: b"rootfs".to_vec(), path: b"/".to_vec(), fs_type: b"tmpfs".to_vec(), options: b"rw,relatime".to_vec() };
+        let rootfs = MountEntry { source: b"tmpfs".to_vec(), path: b"/".to_vec(), fs_type: b"tmpfs".to_vec(), options: b"rw,relatime".to_vec() };
         Vfs {
             root,
             next_ino: AtomicU64::new(2),
