@@ -9,6 +9,7 @@
 //! descriptions are atomic with respect to the offset.
 
 use alloc::vec;
+use alloc::vec::Vec;
 
 use super::FsContext;
 use super::args::Fd;
@@ -94,30 +95,38 @@ fn partial(total: usize, e: Errno) -> Result<usize, Errno> {
     if total > 0 { Ok(total) } else { Err(e) }
 }
 
+/// The pieces a transfer through `iov` moves, in order: each at most
+/// [`CHUNK`] bytes of one segment, all together at most `MAX_RW_COUNT`.
+/// Each piece is its user address (`EFAULT` if it wraps) and its length.
+fn chunks(iov: &[IoVec]) -> impl Iterator<Item = (Result<UserAddr, Errno>, usize)> + '_ {
+    let mut budget = MAX_RW_COUNT;
+    iov.iter().flat_map(move |seg| {
+        let seg_len = seg.len.min(budget);
+        budget -= seg_len;
+        (0..seg_len).step_by(CHUNK).map(move |done| {
+            let want = usize::try_from(seg_len - done).unwrap_or(CHUNK).min(CHUNK);
+            (seg.base.offset(done), want)
+        })
+    })
+}
+
 /// Reads into the user segments `iov` starting at `offset`.
 fn read_segments(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, file: &OpenFile, iov: &[IoVec], offset: u64) -> Result<usize, Errno> {
     let mut total = 0usize;
-    let mut budget = MAX_RW_COUNT;
-    for seg in iov {
-        let mut done = 0u64;
-        let seg_len = seg.len.min(budget);
-        while done < seg_len {
-            let want = usize::try_from(seg_len - done).unwrap_or(CHUNK).min(CHUNK);
-            let mut buf = vec![0u8; want];
-            let n = match read_object(ctx, file, &mut buf, offset + to_u64(total)) {
-                Ok(n) => n,
-                Err(e) => return partial(total, e),
-            };
-            if let Err(e) = seg.base.offset(done).and_then(|at| mem.write_bytes(at, &buf[..n])) {
-                return partial(total, e);
-            }
-            total += n;
-            done += to_u64(n);
-            if n < want {
-                return Ok(total);
-            }
+    let mut buf = Vec::new();
+    for (at, want) in chunks(iov) {
+        buf.resize(want, 0);
+        let n = match read_object(ctx, file, &mut buf, offset + to_u64(total)) {
+            Ok(n) => n,
+            Err(e) => return partial(total, e),
+        };
+        if let Err(e) = at.and_then(|at| mem.write_bytes(at, &buf[..n])) {
+            return partial(total, e);
         }
-        budget -= seg_len;
+        total += n;
+        if n < want {
+            break;
+        }
     }
     Ok(total)
 }
@@ -133,29 +142,21 @@ fn write_segments(
 ) -> Result<(usize, u64), Errno> {
     let mut total = 0usize;
     let mut end = offset.unwrap_or(0);
-    let mut budget = MAX_RW_COUNT;
-    for seg in iov {
-        let mut done = 0u64;
-        let seg_len = seg.len.min(budget);
-        while done < seg_len {
-            let want = usize::try_from(seg_len - done).unwrap_or(CHUNK).min(CHUNK);
-            let mut buf = vec![0u8; want];
-            if let Err(e) = seg.base.offset(done).and_then(|at| mem.read_bytes(at, &mut buf)) {
-                return partial(total, e).map(|n| (n, end));
-            }
-            let at = offset.map(|o| o + to_u64(total));
-            let (n, after) = match write_object(ctx, file, &buf, at) {
-                Ok(r) => r,
-                Err(e) => return partial(total, e).map(|n| (n, end)),
-            };
-            total += n;
-            done += to_u64(n);
-            end = after;
-            if n < want {
-                return Ok((total, end));
-            }
+    let mut buf = Vec::new();
+    for (at, want) in chunks(iov) {
+        buf.resize(want, 0);
+        if let Err(e) = at.and_then(|at| mem.read_bytes(at, &mut buf)) {
+            return partial(total, e).map(|n| (n, end));
         }
-        budget -= seg_len;
+        let (n, after) = match write_object(ctx, file, &buf, offset.map(|o| o + to_u64(total))) {
+            Ok(r) => r,
+            Err(e) => return partial(total, e).map(|n| (n, end)),
+        };
+        total += n;
+        end = after;
+        if n < want {
+            break;
+        }
     }
     Ok((total, end))
 }
