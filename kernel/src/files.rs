@@ -8,6 +8,7 @@ use crate::syscall::Outcome;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use posix_shim::Errno;
+use posix_shim::device::termios::{ECHO, ICANON, ICRNL, ISIG, ONLCR, OPOST, VEOF, VERASE, VINTR, VQUIT, VSUSP};
 use posix_shim::device::{CharDevices, Random, SetWhen, Termios, TtyReply, TtyRequest, Winsize};
 use posix_shim::fd::{FdTable, FileObject, OpenFile};
 use posix_shim::syscall::args::{OpenFlags, SyscallArgs};
@@ -251,18 +252,6 @@ struct ConsoleDriver {
     /// VSUSP signal.
     foreground: Mutex<i32>,
 }
-
-const ICRNL: u32 = 0o400;
-const OPOST: u32 = 0o1;
-const ONLCR: u32 = 0o4;
-const ICANON: u32 = 0o2;
-const ECHO: u32 = 0o10;
-const ISIG: u32 = 0o1;
-const VINTR: usize = 0;
-const VQUIT: usize = 1;
-const VERASE: usize = 2;
-const VEOF: usize = 4;
-const VSUSP: usize = 10;
 
 impl ConsoleDriver {
     fn console() -> &'static crate::platform::Console {

@@ -12,6 +12,53 @@ pub trait Random {
     fn fill(&mut self, buf: &mut [u8]);
 }
 
+/// The `struct termios` flag bits and `c_cc` indices Morsel uses
+/// (asm-generic `termbits.h`).
+pub mod termios {
+    /// `c_iflag`: translate CR to NL on input.
+    pub const ICRNL: u32 = 0o400;
+    /// `c_iflag`: XON/XOFF flow control on output.
+    pub const IXON: u32 = 0o2000;
+    /// `c_oflag`: post-process output.
+    pub const OPOST: u32 = 0o1;
+    /// `c_oflag`: map NL to CR-NL on output.
+    pub const ONLCR: u32 = 0o4;
+    /// `c_cflag`: 38400 baud.
+    pub const B38400: u32 = 0o17;
+    /// `c_cflag`: 8-bit characters.
+    pub const CS8: u32 = 0o60;
+    /// `c_cflag`: enable the receiver.
+    pub const CREAD: u32 = 0o200;
+    /// `c_cflag`: hang up on last close.
+    pub const HUPCL: u32 = 0o2000;
+    /// `c_lflag`: generate signals for VINTR, VQUIT and VSUSP.
+    pub const ISIG: u32 = 0o1;
+    /// `c_lflag`: canonical (line) input.
+    pub const ICANON: u32 = 0o2;
+    /// `c_lflag`: echo input.
+    pub const ECHO: u32 = 0o10;
+    /// `c_lflag`: VERASE erases the previous character.
+    pub const ECHOE: u32 = 0o20;
+    /// `c_lflag`: VKILL erases the line.
+    pub const ECHOK: u32 = 0o40;
+    /// `c_lflag`: echo control characters as `^X`.
+    pub const ECHOCTL: u32 = 0o1000;
+    /// `c_lflag`: VKILL erases the line character by character.
+    pub const ECHOKE: u32 = 0o4000;
+    /// `c_lflag`: extended input processing.
+    pub const IEXTEN: u32 = 0o100000;
+    /// `c_cc` index: the interrupt character (SIGINT).
+    pub const VINTR: usize = 0;
+    /// `c_cc` index: the quit character (SIGQUIT).
+    pub const VQUIT: usize = 1;
+    /// `c_cc` index: the erase character.
+    pub const VERASE: usize = 2;
+    /// `c_cc` index: the end-of-file character.
+    pub const VEOF: usize = 4;
+    /// `c_cc` index: the suspend character (SIGTSTP).
+    pub const VSUSP: usize = 10;
+}
+
 /// `struct termios` as the asm-generic `TCGETS` passes it (36 bytes: four
 /// flag words, `c_line`, `c_cc[19]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,10 +85,17 @@ impl Termios {
     /// `OPOST|ONLCR`, `B38400|CS8|CREAD|HUPCL`,
     /// `ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN`, `INIT_C_CC`).
     pub const DEFAULT: Termios = Termios {
-        iflag: 0o400 | 0o2000,
-        oflag: 0o1 | 0o4,
-        cflag: 0o17 | 0o60 | 0o200 | 0o2000,
-        lflag: 0o1 | 0o2 | 0o10 | 0o20 | 0o40 | 0o1000 | 0o4000 | 0o100000,
+        iflag: termios::ICRNL | termios::IXON,
+        oflag: termios::OPOST | termios::ONLCR,
+        cflag: termios::B38400 | termios::CS8 | termios::CREAD | termios::HUPCL,
+        lflag: termios::ISIG
+            | termios::ICANON
+            | termios::ECHO
+            | termios::ECHOE
+            | termios::ECHOK
+            | termios::ECHOCTL
+            | termios::ECHOKE
+            | termios::IEXTEN,
         line: 0,
         cc: [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0],
     };
