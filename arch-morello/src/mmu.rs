@@ -292,10 +292,16 @@ impl TranslationTables {
         frames
     }
 
-    /// Makes these tables the user (TTBR0) view, tagged with `asid`.
+    /// Makes these tables the user (TTBR0) view, tagged with `asid`. Runs on
+    /// every return to EL0, so an installed view is left as it is: table
+    /// writes are published, nothing is switched.
     pub fn activate_user(&self, asid: u16) {
         barrier::dsb(barrier::ISHST);
-        TTBR0_EL1.set(self.root.0 | (u64::from(asid) << 48));
+        let ttbr0 = self.root.0 | (u64::from(asid) << 48);
+        if TTBR0_EL1.get() == ttbr0 && TCR_EL1.matches_all(TCR_EL1::EPD0::EnableTTBR0Walks) {
+            return;
+        }
+        TTBR0_EL1.set(ttbr0);
         TCR_EL1.modify(TCR_EL1::EPD0::EnableTTBR0Walks);
         barrier::isb(barrier::SY);
     }
