@@ -63,24 +63,24 @@ fn may_take(p: &Process, held: [u32; 3], id: u32) -> bool {
 
 /// setuid(uid): root sets all three; others the effective one.
 pub fn setuid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    let uid = a.u32(0);
-    if p.credentials.uid[1] == 0 {
-        p.credentials.uid = [uid; 3];
-    } else if may_take(p, p.credentials.uid, uid) {
-        p.credentials.uid[1] = uid;
-    } else {
-        return Err(Errno::EPERM);
-    }
-    Ok(0)
+    let privileged = p.credentials.uid[1] == 0;
+    set_one(privileged, &mut p.credentials.uid, a.u32(0))
 }
 
-/// setgid(gid).
+/// setgid(gid): as setuid, for the group ids.
 pub fn setgid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    let gid = a.u32(0);
-    if p.credentials.uid[1] == 0 {
-        p.credentials.gid = [gid; 3];
-    } else if may_take(p, p.credentials.gid, gid) {
-        p.credentials.gid[1] = gid;
+    let privileged = p.credentials.uid[1] == 0;
+    set_one(privileged, &mut p.credentials.gid, a.u32(0))
+}
+
+/// The setuid/setgid rule on real, effective and saved `ids`: a privileged
+/// caller sets all three to `id`; others may set the effective one to an id
+/// they already hold.
+fn set_one(privileged: bool, ids: &mut [u32; 3], id: u32) -> Result<u64, Errno> {
+    if privileged {
+        *ids = [id; 3];
+    } else if ids.contains(&id) {
+        ids[1] = id;
     } else {
         return Err(Errno::EPERM);
     }
