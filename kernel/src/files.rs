@@ -31,12 +31,12 @@ static VFS: Once<Vfs> = Once::new();
 
 /// The filesystem: created on first use with the directories and device
 /// nodes every Linux program expects (`/dev`, `/dev/shm`, `/tmp`, ...).
-/// File data lives in the kernel heap, so the filesystem may fill three
-/// quarters of it (ENOSPC beyond), never all of it.
+/// File data lives in frames, which μprocesses map; as Linux's tmpfs, the
+/// filesystem may hold half of them (ENOSPC beyond).
 pub fn vfs() -> &'static Vfs {
     VFS.call_once(|| {
-        let capacity = crate::platform::platform().heap.len() / 4 * 3;
-        let vfs = Vfs::new(Arc::new(KernelClock), capacity);
+        let capacity = crate::platform::platform().frames.lock().free_bytes() / 2;
+        let vfs = Vfs::new(Arc::new(KernelClock), capacity, Arc::new(crate::frames::FramePages));
         standard_nodes(&vfs);
         if let Err(e) = crate::procfs::mount(&vfs) {
             log::error!("mounting /proc and /sys: {e:?}");
@@ -107,12 +107,47 @@ fn read_range(inode: &posix_shim::vfs::Inode, offset: u64, len: u64) -> Result<V
 /// The whole contents of the file at `path` (from the root, following
 /// symlinks), as root reads it.
 pub fn read_file(path: &[u8]) -> Result<Vec<u8>, Errno> {
+    read_program(path).map(|program| program.bytes)
+}
+
+/// A program file for exec: its bytes, which the loader parses, and its
+/// inode, whose pages the loader maps.
+#[derive(Debug)]
+pub struct ProgramImage {
+    /// The whole file.
+    pub bytes: Vec<u8>,
+    /// The file itself.
+    pub file: Arc<posix_shim::vfs::Inode>,
+}
+
+impl ProgramImage {
+    /// `bytes` in a file of their own that no directory lists.
+    pub fn anonymous(bytes: &[u8]) -> Result<ProgramImage, Errno> {
+        let vfs = vfs();
+        let file = vfs.anonymous_file(0, &Credentials::root())?;
+        file.write_at(Some(0), bytes, vfs.now())?;
+        Ok(ProgramImage { bytes: bytes.to_vec(), file })
+    }
+
+    fn of(file: Arc<posix_shim::vfs::Inode>) -> Result<ProgramImage, Errno> {
+        Ok(ProgramImage { bytes: read_range(&file, 0, file.size())?, file })
+    }
+}
+
+/// The file at `path` (from the root, following symlinks) for exec, as root
+/// reads it: the first program and interpreters named by PT_INTERP.
+pub fn read_program(path: &[u8]) -> Result<ProgramImage, Errno> {
     let vfs = vfs();
     let inode = vfs.lookup(&vfs.root(), path, true, &Credentials::root())?;
     if inode.is_dir() {
         return Err(Errno::EISDIR);
     }
-    read_range(&inode, 0, inode.size())
+    ProgramImage::of(inode)
+}
+
+/// [`read_program`] as the loader asks for an interpreter.
+pub fn read_interpreter(path: &[u8]) -> Result<(Vec<u8>, Arc<posix_shim::vfs::Inode>), Errno> {
+    read_program(path).map(|program| (program.bytes, program.file))
 }
 
 /// The canonical absolute path of the file `path` names from `cwd`, every
@@ -147,12 +182,12 @@ pub fn absolute_path(cwd: &Arc<posix_shim::vfs::Inode>, path: &[u8]) -> Vec<u8> 
     path
 }
 
-/// The program execve(path) runs, as `p` finds it: an ELF file's bytes with
-/// `argv` unchanged, or for a `#!` script its interpreter's bytes with
+/// The program execve(path) runs, as `p` finds it: an ELF file with
+/// `argv` unchanged, or for a `#!` script its interpreter with
 /// `argv` = interpreter, optional argument, path, then argv[1..].
-pub fn executable(p: &Process, path: &[u8], argv: Vec<Vec<u8>>) -> Result<(Vec<u8>, Vec<Vec<u8>>), Errno> {
+pub fn executable(p: &Process, path: &[u8], argv: Vec<Vec<u8>>) -> Result<(ProgramImage, Vec<Vec<u8>>), Errno> {
     let image = read_executable(p, path)?;
-    let Some(line) = image.strip_prefix(b"#!") else {
+    let Some(line) = image.bytes.strip_prefix(b"#!") else {
         return Ok((image, argv));
     };
     let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len()).min(255)];
@@ -169,16 +204,16 @@ pub fn executable(p: &Process, path: &[u8], argv: Vec<Vec<u8>>) -> Result<(Vec<u
     new_argv.push(path.to_vec());
     new_argv.extend(argv.into_iter().skip(1));
     let image = read_executable(p, interpreter)?;
-    if image.starts_with(b"#!") {
+    if image.bytes.starts_with(b"#!") {
         return Err(Errno::ELOOP);
     }
     Ok((image, new_argv))
 }
 
-/// The bytes of an executable regular file at `path` (from `p`'s cwd),
-/// which `p` may execute: EACCES for directories, other file types and
-/// files without an execute bit.
-fn read_executable(p: &Process, path: &[u8]) -> Result<Vec<u8>, Errno> {
+/// An executable regular file at `path` (from `p`'s cwd), which `p` may
+/// execute: EACCES for directories, other file types and files without an
+/// execute bit.
+fn read_executable(p: &Process, path: &[u8]) -> Result<ProgramImage, Errno> {
     let vfs = vfs();
     let start = if path.starts_with(b"/") { vfs.root() } else { p.files.fs.cwd.clone() };
     let inode = vfs.lookup(&start, path, true, &p.credentials.for_files())?;
@@ -186,7 +221,7 @@ fn read_executable(p: &Process, path: &[u8]) -> Result<Vec<u8>, Errno> {
     if metadata.file_type != posix_shim::vfs::FileType::Regular || metadata.perm & 0o111 == 0 {
         return Err(Errno::EACCES);
     }
-    read_range(&inode, 0, inode.size())
+    ProgramImage::of(inode)
 }
 
 /// A μprocess's files: descriptor table, working directory and umask.
@@ -488,22 +523,21 @@ fn writes(sysno: Sysno) -> bool {
     matches!(sysno, Sysno::write | Sysno::writev | Sysno::pwrite64 | Sysno::pwritev | Sysno::pwritev2 | Sysno::sendfile)
 }
 
-/// The bytes a file mapping of `len` bytes at `offset` of `fd` starts with:
-/// the file's contents up to its end (the rest of the mapping reads zero). A shared writable mapping needs a
-/// descriptor open for writing (EACCES). The mapping is a copy: writes to a
-/// shared mapping do not reach the file yet.
-pub fn read_for_mmap(p: &mut Process, fd: i32, offset: u64, len: u64, shared_writable: bool) -> Result<Vec<u8>, Errno> {
+/// The file a mapping of `fd` shows: a regular file open for reading (and
+/// for writing too if the mapping is shared and writable: EACCES
+/// otherwise), or `None` for `/dev/zero`, whose mappings are anonymous
+/// memory; ENODEV for what cannot be mapped.
+pub fn file_for_mmap(p: &mut Process, fd: i32, shared_writable: bool) -> Result<Option<Arc<posix_shim::vfs::Inode>>, Errno> {
     let fd = posix_shim::syscall::args::Fd::new(fd)?;
     let file = p.files.fds.get(fd)?;
     if !file.flags().readable() || (shared_writable && !file.flags().writable()) {
         return Err(Errno::EACCES);
     }
-    let FileObject::Inode(inode) = file.object() else {
-        return Err(Errno::ENODEV);
-    };
-    if inode.is_dir() {
-        return Err(Errno::ENODEV);
+    match file.object() {
+        FileObject::Inode(inode) if inode.file_type() == posix_shim::vfs::FileType::Regular && !inode.is_synthetic() => {
+            Ok(Some(inode.clone()))
+        }
+        FileObject::MemDevice(_, posix_shim::device::MemDevice::Zero) => Ok(None),
+        _ => Err(Errno::ENODEV),
     }
-    // Only the bytes the file has: the rest of the mapping is demand-zero.
-    read_range(inode, offset, inode.size().saturating_sub(offset).min(len))
 }

@@ -17,6 +17,8 @@ pub mod vm;
 #[cfg(target_os = "none")]
 mod files;
 #[cfg(target_os = "none")]
+mod frames;
+#[cfg(target_os = "none")]
 mod ktests;
 #[cfg(target_os = "none")]
 mod logger;

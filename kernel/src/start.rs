@@ -71,7 +71,7 @@ fn run_first_process(platform: &Platform) -> u32 {
         return 127;
     };
     let path = argv[0].clone();
-    let exe = match crate::files::read_file(&path) {
+    let exe = match crate::files::read_program(&path) {
         Ok(exe) => exe,
         Err(e) => {
             log::error!("{}: {e}", String::from_utf8_lossy(&path));
@@ -104,7 +104,7 @@ fn run_first_process(platform: &Platform) -> u32 {
         argv,
         envp,
         files,
-        &mut |interpreter| crate::files::read_file(interpreter),
+        &mut crate::files::read_interpreter,
     );
     match spawned {
         Ok(process) => {

@@ -146,7 +146,12 @@ pub fn identify(image: &[u8]) -> Result<Identity, Errno> {
 ///
 /// On error, `space` may hold some of the segments: exec has then passed the
 /// point of no return and the caller discards the space.
-pub fn load_elf(image: &[u8], space: &mut dyn AddressSpace, placement: Placement) -> Result<LoadedElf, Errno> {
+pub fn load_elf<F>(
+    image: &[u8],
+    file: &F,
+    space: &mut dyn AddressSpace<File = F>,
+    placement: Placement,
+) -> Result<LoadedElf, Errno> {
     let page = space.page_size();
     if !page.is_power_of_two() {
         return Err(Errno::EINVAL);
@@ -176,7 +181,7 @@ pub fn load_elf(image: &[u8], space: &mut dyn AddressSpace, placement: Placement
         if segment.filesz > 0 {
             let file_start = segment.offset - (segment.vaddr - first_page);
             let file_end = segment.offset + segment.filesz;
-            space.write(place(first_page), &image[to_usize(file_start)?..to_usize(file_end)?])?;
+            space.map_file(place(first_page), file, image, file_start, file_end - file_start)?;
         }
     }
 
@@ -358,7 +363,7 @@ fn phdr_vaddr(segments: &[Segment], hdr: &Header) -> Result<u64, Errno> {
 /// Chooses the load base of an ET_DYN file: the first free range at or above
 /// the placement's search base that holds the whole image at the required
 /// alignment.
-fn find_base(space: &dyn AddressSpace, layout: &Layout<'_>, placement: Placement) -> Result<u64, Errno> {
+fn find_base<F>(space: &dyn AddressSpace<File = F>, layout: &Layout<'_>, placement: Placement) -> Result<u64, Errno> {
     let page = space.page_size();
     let span = layout.end - layout.start;
     // Room to slide the found range up to the alignment.

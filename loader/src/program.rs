@@ -9,9 +9,9 @@ use posix_shim::Errno;
 use crate::elf::{LoadedElf, Placement, load_elf};
 use crate::space::AddressSpace;
 
-/// Reads the interpreter named by PT_INTERP: its path in, its bytes (or
-/// execve's error, such as ENOENT) out.
-pub type ReadInterpreter<'a> = dyn FnMut(&[u8]) -> Result<Vec<u8>, Errno> + 'a;
+/// Reads the interpreter named by PT_INTERP: its path in, its bytes and
+/// its file (or execve's error, such as ENOENT) out.
+pub type ReadInterpreter<'a, F> = dyn FnMut(&[u8]) -> Result<(Vec<u8>, F), Errno> + 'a;
 
 /// A loaded program, ready for its initial stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,23 +33,25 @@ impl Program {
     }
 }
 
-/// Loads `exe` into `space` and, if it has PT_INTERP, the interpreter whose
-/// bytes `read_interpreter` returns for that path (its errors, such as
+/// Loads `exe` (the contents of `exe_file`) into `space` and, if it has
+/// PT_INTERP, the interpreter whose bytes and file `read_interpreter`
+/// returns for that path (its errors, such as
 /// ENOENT, are execve's). As on Linux, the interpreter's own PT_INTERP and
 /// PT_GNU_STACK are ignored. Both run in one ABI, so a purecap executable
 /// needs a purecap interpreter and a plain one a plain one: a mismatch is
 /// ENOEXEC.
-pub fn load_program(
+pub fn load_program<F>(
     exe: &[u8],
-    space: &mut dyn AddressSpace,
-    read_interpreter: &mut ReadInterpreter<'_>,
+    exe_file: &F,
+    space: &mut dyn AddressSpace<File = F>,
+    read_interpreter: &mut ReadInterpreter<'_, F>,
 ) -> Result<Program, Errno> {
-    let exe = load_elf(exe, space, Placement::Executable)?;
+    let exe = load_elf(exe, exe_file, space, Placement::Executable)?;
     let interpreter = match &exe.interpreter {
         None => None,
         Some(path) => {
-            let image = read_interpreter(path)?;
-            let interpreter = load_elf(&image, space, Placement::Interpreter)?;
+            let (image, file) = read_interpreter(path)?;
+            let interpreter = load_elf(&image, &file, space, Placement::Interpreter)?;
             if interpreter.purecap != exe.purecap {
                 return Err(Errno::ENOEXEC);
             }

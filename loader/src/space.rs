@@ -22,6 +22,10 @@ bitflags::bitflags! {
 /// The address space of the μprocess being loaded. Addresses are the
 /// μprocess's own (what its code will use), as `u64`.
 pub trait AddressSpace {
+    /// What the space knows a file by, to map it (the kernel: a tmpfs
+    /// inode; `()` for a space that only copies).
+    type File;
+
     /// Reserves `[start, start + len)` (page-aligned) as demand-zero memory
     /// with `prot`. `Err(EEXIST)` if it overlaps an existing mapping,
     /// `Err(ENOMEM)` if it does not fit in the address space.
@@ -31,6 +35,22 @@ pub trait AddressSpace {
     /// that memory (the loader fills segments after giving them their final
     /// protection). `Err(EFAULT)` if any byte is not mapped.
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno>;
+
+    /// Shows bytes `[offset, offset + len)` of `file`, whose contents are
+    /// `image`, at `start` (`start` and `offset` page-aligned, all of it
+    /// inside memory [`map_zeroed`](Self::map_zeroed) reserved), privately:
+    /// the μprocess's writes never reach the file. The rest of the last page
+    /// stays zero. A space without file mappings copies the bytes, as this
+    /// default does.
+    fn map_file(&mut self, start: u64, file: &Self::File, image: &[u8], offset: u64, len: u64) -> Result<(), Errno> {
+        let _ = file;
+        let bytes = usize::try_from(offset)
+            .ok()
+            .zip(usize::try_from(len).ok())
+            .and_then(|(offset, len)| image.get(offset..offset.checked_add(len)?))
+            .ok_or(Errno::EFAULT)?;
+        self.write(start, bytes)
+    }
 
     /// Finds a free page-aligned range of `len` bytes at or above `hint`
     /// (for position-independent programs and the interpreter), without

@@ -142,8 +142,8 @@ pub struct StartInfo {
 /// envp take more than a quarter of the stack or [`MAX_ARG_BYTES`]; the
 /// space's errors if the stack cannot be mapped. Nothing is mapped on EINVAL
 /// or E2BIG.
-pub fn build_initial_stack(
-    space: &mut dyn AddressSpace,
+pub fn build_initial_stack<F>(
+    space: &mut dyn AddressSpace<File = F>,
     placement: StackPlacement,
     program: &Program,
     info: &StartInfo,

@@ -125,6 +125,8 @@ impl FakeAddressSpace {
 }
 
 impl AddressSpace for FakeAddressSpace {
+    type File = ();
+
     fn map_zeroed(&mut self, start: u64, len: u64, prot: Protection) -> Result<(), Errno> {
         if len == 0 || !start.is_multiple_of(self.page_size) || !len.is_multiple_of(self.page_size) {
             return Err(Errno::EINVAL);

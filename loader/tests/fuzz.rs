@@ -19,7 +19,7 @@ const STACK: StackPlacement = StackPlacement { top: 0xffff_f000_0000, size: 8 <<
 /// the loader, on an unexpected error, or on a success that is not sound.
 fn load_checked(exe: &[u8], interp: &[u8]) -> bool {
     let mut space = FakeAddressSpace::new();
-    let program = match load_program(exe, &mut space, &mut |_| Ok(interp.to_vec())) {
+    let program = match load_program(exe, &(), &mut space, &mut |_| Ok((interp.to_vec(), ()))) {
         Ok(program) => program,
         Err(e) => {
             // EEXIST: a mutated ET_EXEC interpreter over the executable.

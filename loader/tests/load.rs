@@ -64,7 +64,7 @@ fn assert_phdrs_at(image: &[u8], space: &FakeAddressSpace, phdr_addr: u64) {
 #[test]
 fn static_executable_lands_at_its_link_addresses() {
     let mut space = FakeAddressSpace::new();
-    let elf = load_elf(STATIC, &mut space, Placement::Executable).unwrap();
+    let elf = load_elf(STATIC, &(), &mut space, Placement::Executable).unwrap();
     assert_eq!(elf.entry, 0x4000e8);
     assert_eq!(elf.load_bias, 0);
     assert_eq!(elf.phdr_addr, 0x400040);
@@ -90,7 +90,7 @@ fn static_executable_lands_at_its_link_addresses() {
 #[test]
 fn static_pie_goes_to_the_executable_base_with_an_executable_stack() {
     let mut space = FakeAddressSpace::new();
-    let elf = load_elf(STATIC_PIE, &mut space, Placement::Executable).unwrap();
+    let elf = load_elf(STATIC_PIE, &(), &mut space, Placement::Executable).unwrap();
     assert_eq!(elf.load_bias, EXECUTABLE_DYN_BASE);
     assert_eq!(elf.entry, EXECUTABLE_DYN_BASE + 0x194);
     assert_eq!(elf.phdr_addr, EXECUTABLE_DYN_BASE + 0x40);
@@ -107,12 +107,12 @@ fn pie_base_keeps_the_segment_alignment_when_the_base_is_taken() {
     let mut space = FakeAddressSpace::new();
     space.map_zeroed(EXECUTABLE_DYN_BASE, PAGE, RW).unwrap();
     // static-pie-hello's PT_LOADs are aligned to 64 KiB.
-    let elf = load_elf(STATIC_PIE, &mut space, Placement::Executable).unwrap();
+    let elf = load_elf(STATIC_PIE, &(), &mut space, Placement::Executable).unwrap();
     assert_eq!(elf.load_bias, EXECUTABLE_DYN_BASE + 0x10000);
     assert_segments_loaded(STATIC_PIE, &space, elf.load_bias);
     // dynamic-pie-hello's are aligned to 4 KiB: it fits in the gap left
     // below static-pie-hello.
-    let second = load_elf(DYNAMIC_PIE, &mut space, Placement::Executable).unwrap();
+    let second = load_elf(DYNAMIC_PIE, &(), &mut space, Placement::Executable).unwrap();
     assert_eq!(second.load_bias, EXECUTABLE_DYN_BASE + PAGE);
     assert_segments_loaded(DYNAMIC_PIE, &space, second.load_bias);
 }
@@ -120,7 +120,7 @@ fn pie_base_keeps_the_segment_alignment_when_the_base_is_taken() {
 #[test]
 fn dynamic_pie_names_its_interpreter_and_phdr_agrees_with_pt_phdr() {
     let mut space = FakeAddressSpace::new();
-    let elf = load_elf(DYNAMIC_PIE, &mut space, Placement::Executable).unwrap();
+    let elf = load_elf(DYNAMIC_PIE, &(), &mut space, Placement::Executable).unwrap();
     assert_eq!(elf.interpreter.as_deref(), Some(&b"/lib/ld-linux-aarch64.so.1"[..]));
     assert_eq!(elf.load_bias, EXECUTABLE_DYN_BASE);
     assert_eq!(elf.entry, EXECUTABLE_DYN_BASE + 0x25c);
@@ -137,9 +137,9 @@ fn dynamic_pie_names_its_interpreter_and_phdr_agrees_with_pt_phdr() {
 fn load_program_loads_the_interpreter_and_starts_there() {
     let mut space = FakeAddressSpace::new();
     let mut asked = Vec::new();
-    let program = load_program(DYNAMIC_PIE, &mut space, &mut |path| {
+    let program = load_program(DYNAMIC_PIE, &(), &mut space, &mut |path| {
         asked.push(path.to_vec());
-        Ok(INTERP.to_vec())
+        Ok((INTERP.to_vec(), ()))
     })
     .unwrap();
     assert_eq!(asked, [b"/lib/ld-linux-aarch64.so.1".to_vec()]);
@@ -158,7 +158,7 @@ fn load_program_loads_the_interpreter_and_starts_there() {
 #[test]
 fn load_program_without_interpreter_starts_at_the_executable() {
     let mut space = FakeAddressSpace::new();
-    let program = load_program(STATIC, &mut space, &mut |_| panic!("no interpreter to read")).unwrap();
+    let program = load_program(STATIC, &(), &mut space, &mut |_| panic!("no interpreter to read")).unwrap();
     assert_eq!(program.interpreter, None);
     assert_eq!(program.entry, 0x4000e8);
     assert_eq!(program.interpreter_base(), 0);
@@ -167,9 +167,9 @@ fn load_program_without_interpreter_starts_at_the_executable() {
 #[test]
 fn load_program_passes_on_the_interpreter_read_error() {
     let mut space = FakeAddressSpace::new();
-    assert_eq!(load_program(DYNAMIC_PIE, &mut space, &mut |_| Err(Errno::ENOENT)), Err(Errno::ENOENT));
+    assert_eq!(load_program(DYNAMIC_PIE, &(), &mut space, &mut |_| Err(Errno::ENOENT)), Err(Errno::ENOENT));
     let mut space = FakeAddressSpace::new();
-    assert_eq!(load_program(DYNAMIC_PIE, &mut space, &mut |_| Ok(b"#!/bin/sh\n".to_vec())), Err(Errno::ENOEXEC));
+    assert_eq!(load_program(DYNAMIC_PIE, &(), &mut space, &mut |_| Ok((b"#!/bin/sh\n".to_vec(), ()))), Err(Errno::ENOEXEC));
 }
 
 #[test]
@@ -180,20 +180,20 @@ fn purecap_is_reported_and_must_match_between_executable_and_interpreter() {
     set_u32(&mut purecap_interp, eh::FLAGS, EF_AARCH64_CHERI_PURECAP);
 
     let mut space = FakeAddressSpace::new();
-    let program = load_program(&purecap_exe, &mut space, &mut |_| Ok(purecap_interp.clone())).unwrap();
+    let program = load_program(&purecap_exe, &(), &mut space, &mut |_| Ok((purecap_interp.clone(), ()))).unwrap();
     assert!(program.exe.purecap && program.interpreter.unwrap().purecap);
 
     let mut space = FakeAddressSpace::new();
-    assert_eq!(load_program(&purecap_exe, &mut space, &mut |_| Ok(INTERP.to_vec())), Err(Errno::ENOEXEC));
+    assert_eq!(load_program(&purecap_exe, &(), &mut space, &mut |_| Ok((INTERP.to_vec(), ()))), Err(Errno::ENOEXEC));
     let mut space = FakeAddressSpace::new();
-    assert_eq!(load_program(DYNAMIC_PIE, &mut space, &mut |_| Ok(purecap_interp.clone())), Err(Errno::ENOEXEC));
+    assert_eq!(load_program(DYNAMIC_PIE, &(), &mut space, &mut |_| Ok((purecap_interp.clone(), ()))), Err(Errno::ENOEXEC));
 }
 
 #[test]
 fn fixed_addresses_already_taken_give_eexist() {
     let mut space = FakeAddressSpace::new();
-    load_elf(STATIC, &mut space, Placement::Executable).unwrap();
-    assert_eq!(load_elf(STATIC, &mut space, Placement::Executable), Err(Errno::EEXIST));
+    load_elf(STATIC, &(), &mut space, Placement::Executable).unwrap();
+    assert_eq!(load_elf(STATIC, &(), &mut space, Placement::Executable), Err(Errno::EEXIST));
 }
 
 #[test]
@@ -202,13 +202,13 @@ fn a_program_too_large_for_the_space_gives_enomem() {
     let mut huge = STATIC.to_vec();
     set_u64(&mut huge, phdr_field(STATIC, 1, ph::MEMSZ), 1 << 40);
     let mut small = FakeAddressSpace::with_layout(PAGE, 1 << 32);
-    assert_eq!(load_elf(&huge, &mut small, Placement::Executable), Err(Errno::ENOMEM));
+    assert_eq!(load_elf(&huge, &(), &mut small, Placement::Executable), Err(Errno::ENOMEM));
     // In a 256 TiB space it fits, as demand-zero memory.
     let mut space = FakeAddressSpace::new();
-    let elf = load_elf(&huge, &mut space, Placement::Executable).unwrap();
+    let elf = load_elf(&huge, &(), &mut space, Placement::Executable).unwrap();
     assert_eq!(elf.brk_start, (0x410190 + (1u64 << 40)).next_multiple_of(PAGE));
     let mut small = FakeAddressSpace::with_layout(PAGE, 1 << 32);
-    assert_eq!(load_elf(STATIC_PIE, &mut small, Placement::Executable), Err(Errno::ENOMEM));
+    assert_eq!(load_elf(STATIC_PIE, &(), &mut small, Placement::Executable), Err(Errno::ENOMEM));
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn every_truncation_short_of_the_contents_is_enoexec() {
     for (name, image) in ALL {
         let needed = needed_len(image);
         for len in 0..image.len() {
-            let result = load_elf(&image[..len], &mut FakeAddressSpace::new(), Placement::Executable);
+            let result = load_elf(&image[..len], &(), &mut FakeAddressSpace::new(), Placement::Executable);
             if len < needed {
                 assert_eq!(result, Err(Errno::ENOEXEC), "{name} truncated to {len} bytes");
             } else {
@@ -230,7 +230,7 @@ fn every_truncation_short_of_the_contents_is_enoexec() {
 fn assert_enoexec(what: &str, image: &[u8], change: impl FnOnce(&mut Vec<u8>)) {
     let mut bad = image.to_vec();
     change(&mut bad);
-    assert_eq!(load_elf(&bad, &mut FakeAddressSpace::new(), Placement::Executable), Err(Errno::ENOEXEC), "{what}");
+    assert_eq!(load_elf(&bad, &(), &mut FakeAddressSpace::new(), Placement::Executable), Err(Errno::ENOEXEC), "{what}");
 }
 
 #[test]
@@ -302,7 +302,7 @@ fn malformed_interpreter_paths_are_enoexec() {
     // A NUL inside the path ends it, as for any C string.
     let mut short = DYNAMIC_PIE.to_vec();
     short[path_at + 4] = 0;
-    let elf = load_elf(&short, &mut FakeAddressSpace::new(), Placement::Executable).unwrap();
+    let elf = load_elf(&short, &(), &mut FakeAddressSpace::new(), Placement::Executable).unwrap();
     assert_eq!(elf.interpreter.as_deref(), Some(&b"/lib"[..]));
 }
 
@@ -313,12 +313,12 @@ fn a_segment_without_file_contents_is_all_zero() {
     let mut bss_only = STATIC.to_vec();
     set_u64(&mut bss_only, phdr_field(STATIC, 1, ph::FILESZ), 0);
     let mut space = FakeAddressSpace::new();
-    load_elf(&bss_only, &mut space, Placement::Executable).unwrap();
+    load_elf(&bss_only, &(), &mut space, Placement::Executable).unwrap();
     assert_eq!(space.read(0x410000, 0x4000).unwrap(), vec![0; 0x4000]);
     // With its contents, the page shows the file from its start, as mmap
     // would.
     let mut space = FakeAddressSpace::new();
-    load_elf(STATIC, &mut space, Placement::Executable).unwrap();
+    load_elf(STATIC, &(), &mut space, Placement::Executable).unwrap();
     assert_eq!(space.read(0x410000, 0x190).unwrap(), &STATIC[..0x190]);
 }
 
@@ -327,17 +327,17 @@ fn pt_gnu_stack_decides_the_stack_permission() {
     // static-hello's third header is PT_GNU_STACK RW: make it RWX.
     let mut exec = STATIC.to_vec();
     set_u32(&mut exec, phdr_field(STATIC, 2, ph::FLAGS), 7);
-    assert!(load_elf(&exec, &mut FakeAddressSpace::new(), Placement::Executable).unwrap().executable_stack);
+    assert!(load_elf(&exec, &(), &mut FakeAddressSpace::new(), Placement::Executable).unwrap().executable_stack);
     // Without PT_GNU_STACK the stack is not executable (arm64).
     let mut absent = STATIC.to_vec();
     set_u32(&mut absent, phdr_field(STATIC, 2, ph::TYPE), 0);
-    assert!(!load_elf(&absent, &mut FakeAddressSpace::new(), Placement::Executable).unwrap().executable_stack);
+    assert!(!load_elf(&absent, &(), &mut FakeAddressSpace::new(), Placement::Executable).unwrap().executable_stack);
 }
 
 #[test]
 fn an_interpreter_goes_to_the_interpreter_base() {
     let mut space = FakeAddressSpace::new();
-    let elf = load_elf(INTERP, &mut space, Placement::Interpreter).unwrap();
+    let elf = load_elf(INTERP, &(), &mut space, Placement::Interpreter).unwrap();
     assert_eq!(elf.load_bias, INTERPRETER_DYN_BASE);
     assert_segments_loaded(INTERP, &space, INTERPRETER_DYN_BASE);
     assert_eq!(space.page_size(), PAGE);

@@ -13,10 +13,11 @@ use posix_shim::Errno;
 const STATIC_HELLO: &[u8] = include_bytes!("../../../loader/tests/data/static-hello");
 
 fn run(exe: &[u8]) -> Result<Exit, Errno> {
+    let exe = crate::files::ProgramImage::anonymous(exe)?;
     let process = Process::spawn(
         next_pid(),
         b"/test/program",
-        exe,
+        &exe,
         vec![b"program".to_vec()],
         vec![],
         FileState::empty(),

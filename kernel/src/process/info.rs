@@ -75,17 +75,27 @@ pub fn publish(p: &Process) {
         .iter()
         .map(|area| {
             let perm = |bit: Protection, c: u8| if area.protection.contains(bit) { c } else { b'-' };
-            MemoryArea {
-                start: area.start,
-                end: area.end,
-                perms: [perm(Protection::READ, b'r'), perm(Protection::WRITE, b'w'), perm(Protection::EXEC, b'x'), b'p'],
-                path: match area.kind {
-                    AreaKind::Heap => b"[heap]".to_vec(),
-                    AreaKind::Stack => b"[stack]".to_vec(),
-                    AreaKind::Private => Vec::new(),
-                },
-                ..MemoryArea::default()
+            let sharing = if area.is_shared() { b's' } else { b'p' };
+            let perms = [perm(Protection::READ, b'r'), perm(Protection::WRITE, b'w'), perm(Protection::EXEC, b'x'), sharing];
+            let mut shown = MemoryArea { start: area.start, end: area.end, perms, ..MemoryArea::default() };
+            match (&area.backing, area.kind) {
+                (Some(backing), _) => {
+                    shown.offset = backing.offset;
+                    shown.dev = posix_shim::syscall::TMPFS_DEV;
+                    shown.inode = backing.file.ino();
+                    // A file in no directory is shared anonymous memory,
+                    // which Linux shows as a deleted /dev/zero.
+                    shown.path = match vfs.path_of(&backing.file) {
+                        Ok(path) => path,
+                        Err(_) if backing.file.metadata().nlink == 0 => b"/dev/zero (deleted)".to_vec(),
+                        Err(_) => Vec::new(),
+                    };
+                }
+                (None, AreaKind::Heap) => shown.path = b"[heap]".to_vec(),
+                (None, AreaKind::Stack) => shown.path = b"[stack]".to_vec(),
+                (None, AreaKind::Private) => {}
             }
+            shown
         })
         .collect();
     let uid = p.credentials.uid;

@@ -7,10 +7,12 @@ pub mod signals;
 pub mod space;
 pub mod table;
 
+use crate::files::ProgramImage;
 use crate::platform::{self, platform};
 use crate::vm::AreaKind;
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch_morello::cpu;
 use arch_morello::user::{Trap, UserContext, exception_class, run_user};
@@ -182,8 +184,29 @@ impl UserMemory for UserSpace {
 
 /// The loader's view of a fresh μprocess.
 impl AddressSpace for UserSpace {
+    type File = Arc<posix_shim::vfs::Inode>;
+
     fn map_zeroed(&mut self, start: u64, len: u64, prot: Protection) -> Result<(), Errno> {
-        self.map(start, len, prot, AreaKind::Private)
+        self.map(start, len, prot, AreaKind::Private, None)
+    }
+
+    /// The file's pages are mapped copy-on-write (every μprocess running a
+    /// program shares its pages with the file until it writes one); the
+    /// tail of a last partial page is zeroed in a copy of its own.
+    fn map_file(&mut self, start: u64, file: &Self::File, _image: &[u8], offset: u64, len: u64) -> Result<(), Errno> {
+        let pages = len.next_multiple_of(crate::vm::PAGE);
+        let area = self.areas().find(start).cloned().ok_or(Errno::EFAULT)?;
+        if start + pages > area.end {
+            return Err(Errno::EFAULT);
+        }
+        self.unmap(start, pages)?;
+        let backing = crate::vm::Backing { file: file.clone(), offset, shared: false };
+        self.map(start, pages, area.protection, area.kind, Some(backing))?;
+        if len < pages {
+            let tail = (pages - len) as usize;
+            UserSpace::write(self, start + len, &alloc::vec![0u8; tail], Access::Load)?;
+        }
+        Ok(())
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
@@ -208,20 +231,20 @@ impl AddressSpace for UserSpace {
 const HWCAP: u64 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 11);
 
 impl Process {
-    /// Loads `exe` (the bytes of the file at `path`) with `argv` and `envp`
-    /// into a fresh view; the interpreter, if the program names one, is read
-    /// with `read_file`.
+    /// Loads `exe` (the file at `path`) with `argv` and `envp` into a fresh
+    /// view; the interpreter, if the program names one, is read with
+    /// `read_interpreter`.
     pub fn spawn(
         pid: u32,
         path: &[u8],
-        exe: &[u8],
+        exe: &ProgramImage,
         argv: Vec<Vec<u8>>,
         envp: Vec<Vec<u8>>,
         files: crate::files::FileState,
-        read_file: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, Errno>,
+        read_interpreter: &mut loader::ReadInterpreter<'_, Arc<posix_shim::vfs::Inode>>,
     ) -> Result<Process, Errno> {
         let (cmdline, environ) = (nul_joined(&argv), nul_joined(&envp));
-        let image = load_image(path, exe, argv, envp, &Credentials::default(), read_file)?;
+        let image = load_image(path, exe, argv, envp, &Credentials::default(), read_interpreter)?;
         Ok(Process {
             pid,
             space: image.space,
@@ -250,9 +273,9 @@ impl Process {
     /// files less the close-on-exec ones, cwd, credentials, signal mask and
     /// ignored signals stay; handled signals go back to their default. On
     /// error nothing has changed.
-    pub fn exec(&mut self, path: &[u8], exe: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
+    pub fn exec(&mut self, path: &[u8], exe: &ProgramImage, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
         let (cmdline, environ) = (nul_joined(&argv), nul_joined(&envp));
-        let image = load_image(path, exe, argv, envp, &self.credentials, &mut |interpreter| crate::files::read_file(interpreter))?;
+        let image = load_image(path, exe, argv, envp, &self.credentials, &mut crate::files::read_interpreter)?;
         self.exe = crate::files::absolute_path(&self.files.fs.cwd, path);
         self.cmdline = cmdline;
         self.environ = environ;
@@ -356,10 +379,15 @@ impl Process {
                         let reason = match fault {
                             Fault::Unmapped => "no mapping",
                             Fault::Forbidden => "access not permitted",
+                            Fault::PastEndOfFile => "past the end of the mapped file",
                             Fault::OutOfMemory => "out of memory",
                         };
                         let what = alloc::format!("{reason} for {access:?} at {address:#x}");
-                        self.fault(if fault == Fault::OutOfMemory { signal::SIGBUS } else { signal::SIGSEGV }, &what)
+                        let signal = match fault {
+                            Fault::OutOfMemory | Fault::PastEndOfFile => signal::SIGBUS,
+                            Fault::Unmapped | Fault::Forbidden => signal::SIGSEGV,
+                        };
+                        self.fault(signal, &what)
                     }
                 }
             }
@@ -475,14 +503,14 @@ struct LoadedImage {
 /// (argv, envp, auxv with the caller's ids) and an empty heap area.
 fn load_image(
     path: &[u8],
-    exe: &[u8],
+    exe: &ProgramImage,
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
     credentials: &Credentials,
-    read_file: &mut dyn FnMut(&[u8]) -> Result<Vec<u8>, Errno>,
+    read_interpreter: &mut loader::ReadInterpreter<'_, Arc<posix_shim::vfs::Inode>>,
 ) -> Result<LoadedImage, Errno> {
     let mut space = UserSpace::new()?;
-    let program = loader::load_program(exe, &mut space, read_file)?;
+    let program = loader::load_program(&exe.bytes, &exe.file, &mut space, read_interpreter)?;
     let mut random = [0u8; 16];
     crate::random::fill(&mut random);
     let info = loader::StartInfo {
@@ -503,8 +531,8 @@ fn load_image(
     };
     let sp = loader::build_initial_stack(&mut space, loader::StackPlacement { top: STACK_TOP, size: STACK_RESERVE }, &program, &info)?;
     let brk_start = program.exe.brk_start;
-    space.map(brk_start, crate::vm::PAGE, Protection::READ | Protection::WRITE, AreaKind::Heap)?;
-    space.map(signals::TRAMPOLINE, crate::vm::PAGE, Protection::READ | Protection::EXEC, AreaKind::Private)?;
+    space.map(brk_start, crate::vm::PAGE, Protection::READ | Protection::WRITE, AreaKind::Heap, None)?;
+    space.map(signals::TRAMPOLINE, crate::vm::PAGE, Protection::READ | Protection::EXEC, AreaKind::Private, None)?;
     space.write(signals::TRAMPOLINE, &signals::TRAMPOLINE_CODE, Access::Load)?;
     Ok(LoadedImage { space, entry: program.entry, sp, brk_start })
 }

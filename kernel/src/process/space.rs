@@ -5,9 +5,10 @@
 //! [`UserSpace::read`] and [`UserSpace::write`], which check the areas and
 //! fault pages in: a bad address gives EFAULT, never a kernel fault.
 
-use crate::memory::PhysRange;
-use crate::platform::platform;
-use crate::vm::{AreaKind, AreaMap, PAGE};
+use crate::frames;
+use crate::vm::{AreaKind, AreaMap, Backing, PAGE};
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch_morello::PhysAddr;
 use arch_morello::mmu::{self, TranslationTables, UserAccess};
@@ -15,6 +16,8 @@ use core::ops::Range;
 use core::sync::atomic::{AtomicU16, Ordering};
 use loader::Protection;
 use posix_shim::Errno;
+use posix_shim::vfs::MappedPage;
+use posix_shim::vfs::page::FilePage;
 
 /// The user half of the address space: TTBR0 covers [0, 2^48).
 pub const USER_TOP: u64 = 1 << 48;
@@ -36,6 +39,9 @@ pub enum Fault {
     Unmapped,
     /// The area forbids the access (SIGSEGV, SEGV_ACCERR).
     Forbidden,
+    /// The area shows a file and the page lies past its end (SIGBUS,
+    /// BUS_ADRERR).
+    PastEndOfFile,
     /// No frame was left for a page (SIGBUS or ENOMEM).
     OutOfMemory,
 }
@@ -44,7 +50,7 @@ impl From<Fault> for Errno {
     fn from(fault: Fault) -> Errno {
         match fault {
             Fault::OutOfMemory => Errno::ENOMEM,
-            Fault::Unmapped | Fault::Forbidden => Errno::EFAULT,
+            Fault::Unmapped | Fault::Forbidden | Fault::PastEndOfFile => Errno::EFAULT,
         }
     }
 }
@@ -70,26 +76,19 @@ pub struct UserSpace {
     asid: u16,
     /// Frames holding this view's pages.
     pages: usize,
+    /// The pages mapped straight from a file's own frames, by address: the
+    /// reference keeps the file page alive while it is mapped.
+    file_pages: BTreeMap<u64, Arc<dyn FilePage>>,
 }
 
-fn allocate_zeroed_frame() -> Option<PhysAddr> {
-    let frame = platform().frames.lock().allocate(PAGE, PAGE).ok()?;
-    let va: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(frame.start).to_virt() as usize);
-    // SAFETY: a frame just taken from the allocator, mapped by the linear map.
-    unsafe { core::ptr::write_bytes(va, 0, PAGE as usize) };
-    Some(PhysAddr(frame.start))
-}
-
-fn free_frame(frame: PhysAddr) {
-    // Frames come from the allocator page by page, so returning one cannot
-    // overlap free memory.
-    let _ = platform().frames.lock().free(PhysRange::new(frame.0, PAGE));
+fn allocate_table_frame() -> Option<PhysAddr> {
+    frames::allocate_zeroed()
 }
 
 /// Frames that several views map copy-on-write since a fork: frame →
 /// how many views besides one map it. A frame not listed has one owner.
-static SHARED_FRAMES: spin::Mutex<alloc::collections::BTreeMap<u64, u32>> =
-    spin::Mutex::new(alloc::collections::BTreeMap::new());
+/// (File pages are counted by their own references instead.)
+static SHARED_FRAMES: spin::Mutex<BTreeMap<u64, u32>> = spin::Mutex::new(BTreeMap::new());
 
 fn share_frame(frame: PhysAddr) {
     *SHARED_FRAMES.lock().entry(frame.0).or_default() += 1;
@@ -99,7 +98,8 @@ fn is_shared(frame: PhysAddr) -> bool {
     SHARED_FRAMES.lock().contains_key(&frame.0)
 }
 
-/// A view stops mapping a user page's frame: freed when no view is left.
+/// A view stops mapping an anonymous page's frame: freed when no view is
+/// left.
 fn release_frame(frame: PhysAddr) {
     let mut shared = SHARED_FRAMES.lock();
     match shared.get_mut(&frame.0) {
@@ -109,7 +109,7 @@ fn release_frame(frame: PhysAddr) {
         Some(count) => *count -= 1,
         None => {
             drop(shared);
-            free_frame(frame);
+            frames::free(frame);
         }
     }
 }
@@ -121,9 +121,9 @@ fn access_for(protection: Protection) -> UserAccess {
 impl UserSpace {
     /// An empty view.
     pub fn new() -> Result<UserSpace, Errno> {
-        let tables = TranslationTables::new(&mut allocate_zeroed_frame).map_err(|_| Errno::ENOMEM)?;
+        let tables = TranslationTables::new(&mut allocate_table_frame).map_err(|_| Errno::ENOMEM)?;
         let asid = NEXT_ASID.fetch_add(1, Ordering::Relaxed).max(1);
-        Ok(UserSpace { tables, areas: AreaMap::new(), asid, pages: 0 })
+        Ok(UserSpace { tables, areas: AreaMap::new(), asid, pages: 0, file_pages: BTreeMap::new() })
     }
 
     /// The areas.
@@ -141,12 +141,19 @@ impl UserSpace {
         self.tables.activate_user(self.asid);
     }
 
-    /// Adds an area of demand-zero memory.
-    pub fn map(&mut self, start: u64, len: u64, protection: Protection, kind: AreaKind) -> Result<(), Errno> {
+    /// Adds an area showing `backing`, or demand-zero memory without one.
+    pub fn map(
+        &mut self,
+        start: u64,
+        len: u64,
+        protection: Protection,
+        kind: AreaKind,
+        backing: Option<Backing>,
+    ) -> Result<(), Errno> {
         if start < MMAP_MIN || start.checked_add(len).is_none_or(|end| end > USER_TOP) {
             return Err(Errno::ENOMEM);
         }
-        self.areas.insert(start, len, protection, kind)
+        self.areas.insert(start, len, protection, kind, backing)
     }
 
     /// Removes `[start, start + len)` and frees its pages.
@@ -157,21 +164,38 @@ impl UserSpace {
         Ok(())
     }
 
+    /// Stops mapping the page at `va`, whose frame is `frame`.
+    fn release_page(&mut self, va: u64, frame: PhysAddr) {
+        if self.file_pages.remove(&va).is_none() {
+            release_frame(frame);
+        }
+        self.pages -= 1;
+    }
+
     fn drop_pages(&mut self, range: Range<u64>) {
         for va in (range.start..range.end).step_by(PAGE as usize) {
             if let Some(frame) = self.tables.unmap_user_page(va) {
                 mmu::invalidate_user_page(va, self.asid);
-                release_frame(frame);
-                self.pages -= 1;
+                self.release_page(va, frame);
             }
         }
     }
 
-    /// Zero-fills `[start, start + len)` on next touch (MADV_DONTNEED).
+    /// Drops the pages of `[start, start + len)`: anonymous memory reads as
+    /// zero on next touch, a file mapping shows the file again
+    /// (MADV_DONTNEED).
     pub fn discard(&mut self, start: u64, len: u64) -> Result<(), Errno> {
         let end = start.checked_add(len).ok_or(Errno::EINVAL)?.next_multiple_of(PAGE);
         self.drop_pages(start..end);
         Ok(())
+    }
+
+    /// Whether the page at `va` (frame `frame`, in a private area or not as
+    /// `shared_area` says) must be copied before this view may write it:
+    /// anonymous memory shared since a fork, or a file's page seen through a
+    /// private mapping.
+    fn copy_before_write(&self, va: u64, frame: PhysAddr, shared_area: bool) -> bool {
+        if self.file_pages.contains_key(&va) { !shared_area } else { is_shared(frame) }
     }
 
     /// Changes the protection of `[start, start + len)`.
@@ -182,13 +206,13 @@ impl UserSpace {
             if let Some((frame, _)) = self.tables.user_page(va) {
                 if protection.is_empty() {
                     self.tables.unmap_user_page(va);
-                    release_frame(frame);
-                    self.pages -= 1;
+                    self.release_page(va, frame);
                 } else {
-                    // A page shared copy-on-write stays read-only until written.
+                    // A page to be copied on write stays read-only until written.
+                    let shared_area = self.areas.find(va).is_some_and(|a| a.is_shared());
                     let mut access = access_for(protection);
-                    access.write &= !is_shared(frame);
-                    self.tables.map_user_page(va, frame, access, &mut allocate_zeroed_frame).map_err(|_| Errno::ENOMEM)?;
+                    access.write &= !self.copy_before_write(va, frame, shared_area);
+                    self.tables.map_user_page(va, frame, access, &mut allocate_table_frame).map_err(|_| Errno::ENOMEM)?;
                 }
                 mmu::invalidate_user_page(va, self.asid);
             }
@@ -215,7 +239,7 @@ impl UserSpace {
     /// from EL0 would.
     pub fn fault_in(&mut self, va: u64, access: Access) -> Result<PhysAddr, Fault> {
         let page = va & !(PAGE - 1);
-        let area = self.areas.find(va).copied().ok_or(Fault::Unmapped)?;
+        let area = self.areas.find(va).cloned().ok_or(Fault::Unmapped)?;
         let allowed = match access {
             Access::Read => area.protection.contains(Protection::READ),
             Access::Write => area.protection.contains(Protection::WRITE),
@@ -225,28 +249,64 @@ impl UserSpace {
         if !allowed {
             return Err(Fault::Forbidden);
         }
+        let writes = matches!(access, Access::Write | Access::Load);
         if let Some((frame, mapped)) = self.tables.user_page(page) {
-            let writes = matches!(access, Access::Write | Access::Load);
-            if writes && !mapped.write && area.protection.contains(Protection::WRITE) {
-                return self.break_copy_on_write(page, frame, access_for(area.protection));
+            if writes && self.copy_before_write(page, frame, area.is_shared()) {
+                let own = if access == Access::Load { mapped } else { access_for(area.protection) };
+                return self.break_copy_on_write(page, frame, own);
             }
-            if access == Access::Load && is_shared(frame) {
-                return self.break_copy_on_write(page, frame, mapped);
+            if access == Access::Write && !mapped.write {
+                // The only view of an anonymous page left after the others
+                // copied theirs: it may be written in place now.
+                self.install(page, frame, access_for(area.protection))?;
             }
             return Ok(frame);
         }
-        let frame = allocate_zeroed_frame().ok_or(Fault::OutOfMemory)?;
         if area.protection.is_empty() {
-            // Only a kernel load reaches here for PROT_NONE; keep the page
-            // unmapped for EL0 by not installing it.
-            free_frame(frame);
+            // Only a kernel load reaches here for PROT_NONE; the page stays
+            // unmapped for EL0.
             return Err(Fault::Forbidden);
         }
-        self.tables
-            .map_user_page(page, frame, access_for(area.protection), &mut allocate_zeroed_frame)
-            .map_err(|_| Fault::OutOfMemory)?;
-        self.pages += 1;
-        Ok(frame)
+        let access_rights = access_for(area.protection);
+        let Some(backing) = &area.backing else {
+            let frame = frames::allocate_zeroed().ok_or(Fault::OutOfMemory)?;
+            self.pages += 1;
+            return self.install(page, frame, access_rights).map(|()| frame);
+        };
+        let index = backing.page_index(area.start, page);
+        let shown = backing.file.mapped_page(index, backing.shared).map_err(|_| Fault::OutOfMemory)?;
+        match shown {
+            MappedPage::PastEnd => Err(Fault::PastEndOfFile),
+            MappedPage::Page(file_page) if backing.shared || !writes => {
+                // The file's own frame: writable for a shared mapping,
+                // read-only (until written) for a private one.
+                let frame = PhysAddr(file_page.frame());
+                let rights = UserAccess { write: access_rights.write && backing.shared, ..access_rights };
+                self.file_pages.insert(page, file_page);
+                self.pages += 1;
+                self.install(page, frame, rights).map(|()| frame)
+            }
+            MappedPage::Page(file_page) => {
+                let frame = frames::allocate_zeroed().ok_or(Fault::OutOfMemory)?;
+                // SAFETY: a frame just allocated, held by nobody else yet.
+                file_page.read(0, unsafe { frames::bytes_mut(frame) });
+                self.pages += 1;
+                self.install(page, frame, access_rights).map(|()| frame)
+            }
+            MappedPage::Hole => {
+                // A private view of a hole: zeros of its own.
+                let frame = frames::allocate_zeroed().ok_or(Fault::OutOfMemory)?;
+                self.pages += 1;
+                self.install(page, frame, access_rights).map(|()| frame)
+            }
+        }
+    }
+
+    /// Maps `page` to `frame` with `access` (replacing what was there).
+    fn install(&mut self, page: u64, frame: PhysAddr, access: UserAccess) -> Result<(), Fault> {
+        self.tables.map_user_page(page, frame, access, &mut allocate_table_frame).map_err(|_| Fault::OutOfMemory)?;
+        mmu::invalidate_user_page(page, self.asid);
+        Ok(())
     }
 
     /// Hands each page of `[address, address + len)` to `copy`, faulting
@@ -267,56 +327,56 @@ impl UserSpace {
             let frame = self.fault_in(va, access)?;
             let offset = (va % PAGE) as usize;
             let chunk = (PAGE as usize - offset).min(len - done);
-            let base: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(frame.0).to_virt() as usize + offset);
-            // SAFETY: the frame belongs to this view (mapped in its tables),
-            // is reached through the linear map, and `chunk` stays in it.
-            let page = unsafe { core::slice::from_raw_parts_mut(base, chunk) };
-            copy(page, done);
+            // SAFETY: the frame is mapped in this view, which holds it.
+            let page = unsafe { frames::bytes_mut(frame) };
+            copy(&mut page[offset..offset + chunk], done);
             done += chunk;
         }
         Ok(())
     }
 
-    /// Gives the page at `page` its own writable frame: a copy of the
-    /// shared `frame` (copy-on-write after fork), or `frame` itself once no
-    /// other view maps it.
+    /// Gives the page at `page` its own writable frame: a copy of `frame`
+    /// (anonymous memory shared since a fork, or a file's page under a
+    /// private mapping), or `frame` itself once no other view maps it.
     fn break_copy_on_write(&mut self, page: u64, frame: PhysAddr, access: UserAccess) -> Result<PhysAddr, Fault> {
-        let own = if is_shared(frame) {
-            let copy = allocate_zeroed_frame().ok_or(Fault::OutOfMemory)?;
-            let from: *const u8 = core::ptr::with_exposed_provenance(PhysAddr(frame.0).to_virt() as usize);
-            let to: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(copy.0).to_virt() as usize);
-            // SAFETY: both are whole frames reached through the linear map:
-            // the shared page and a frame just allocated.
-            unsafe { core::ptr::copy_nonoverlapping(from, to, PAGE as usize) };
-            release_frame(frame);
+        let own = if self.file_pages.contains_key(&page) || is_shared(frame) {
+            let copy = frames::allocate_zeroed().ok_or(Fault::OutOfMemory)?;
+            frames::copy(frame, copy);
+            self.release_page(page, frame);
+            self.pages += 1;
             copy
         } else {
             frame
         };
-        self.tables.map_user_page(page, own, access, &mut allocate_zeroed_frame).map_err(|_| Fault::OutOfMemory)?;
-        mmu::invalidate_user_page(page, self.asid);
+        self.install(page, own, access)?;
         Ok(own)
     }
 
     /// The view of a forked child: the same areas, every present page
-    /// shared with this view copy-on-write (both map it read-only; the
-    /// first write in either gets its own copy).
+    /// shared with this view: copy-on-write (both map it read-only; the
+    /// first write in either gets its own copy), except in shared file
+    /// mappings, where both keep writing the file's page.
     pub fn fork(&mut self) -> Result<UserSpace, Errno> {
         let mut child = UserSpace::new()?;
         child.areas = self.areas.clone();
-        let areas: alloc::vec::Vec<_> = self.areas.iter().copied().collect();
-        for area in areas {
-            for va in (area.start..area.end).step_by(PAGE as usize) {
+        let areas: Vec<_> = self.areas.iter().map(|a| (a.start..a.end, a.is_shared())).collect();
+        for (range, shared_area) in areas {
+            for va in range.step_by(PAGE as usize) {
                 let Some((frame, access)) = self.tables.user_page(va) else { continue };
-                let shared = UserAccess { write: false, ..access };
-                if child.tables.map_user_page(va, frame, shared, &mut allocate_zeroed_frame).is_err() {
+                let file_page = self.file_pages.get(&va).cloned();
+                let child_access = if shared_area { access } else { UserAccess { write: false, ..access } };
+                if child.tables.map_user_page(va, frame, child_access, &mut allocate_table_frame).is_err() {
                     return Err(Errno::ENOMEM);
                 }
-                share_frame(frame);
                 child.pages += 1;
-                if access.write {
-                    self.tables.map_user_page(va, frame, shared, &mut allocate_zeroed_frame).map_err(|_| Errno::ENOMEM)?;
-                    mmu::invalidate_user_page(va, self.asid);
+                match file_page {
+                    Some(file_page) => {
+                        child.file_pages.insert(va, file_page);
+                    }
+                    None => share_frame(frame),
+                }
+                if access.write && !shared_area {
+                    self.install(va, frame, child_access).map_err(|_| Errno::ENOMEM)?;
                 }
             }
         }
@@ -329,7 +389,8 @@ impl UserSpace {
     }
 
     /// Reads the μprocess's memory (it must be readable by EL0). Pages
-    /// never touched read as zero without being allocated.
+    /// never touched read as what they would show (zeros, or the file's
+    /// bytes) without being allocated.
     pub fn read(&self, address: u64, buffer: &mut [u8]) -> Result<(), Errno> {
         self.read_checked(address, buffer, true)
     }
@@ -351,15 +412,17 @@ impl UserSpace {
             let offset = (va % PAGE) as usize;
             let chunk = (PAGE as usize - offset).min(buffer.len() - done);
             let target = &mut buffer[done..done + chunk];
-            match self.tables.user_page(va & !(PAGE - 1)) {
-                Some((frame, _)) => {
-                    let base: *const u8 =
-                        core::ptr::with_exposed_provenance(PhysAddr(frame.0).to_virt() as usize + offset);
-                    // SAFETY: the frame belongs to this view, is reached
-                    // through the linear map, and `chunk` stays inside it.
-                    target.copy_from_slice(unsafe { core::slice::from_raw_parts(base, chunk) });
+            match (self.tables.user_page(va & !(PAGE - 1)), &area.backing) {
+                (Some((frame, _)), _) => {
+                    // SAFETY: the frame is mapped in this view, which holds it.
+                    target.copy_from_slice(&unsafe { frames::bytes_mut(frame) }[offset..offset + chunk]);
                 }
-                None => target.fill(0),
+                (None, None) => target.fill(0),
+                (None, Some(backing)) => match backing.file.mapped_page(backing.page_index(area.start, va), false) {
+                    Ok(MappedPage::Page(page)) => page.read(offset, target),
+                    Ok(MappedPage::Hole) => target.fill(0),
+                    Ok(MappedPage::PastEnd) | Err(_) => return Err(Errno::EFAULT),
+                },
             }
             done += chunk;
         }
@@ -383,7 +446,7 @@ impl Drop for UserSpace {
         mmu::deactivate_user();
         mmu::invalidate_user_asid(self.asid);
         for frame in self.tables.table_frames() {
-            free_frame(frame);
+            frames::free(frame);
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::process::Process;
 use crate::process::space::Access;
-use crate::vm::{AreaKind, PAGE};
+use crate::vm::{AreaKind, Backing, PAGE};
 use alloc::vec;
 use loader::Protection;
 use posix_shim::Errno;
@@ -58,11 +58,20 @@ pub fn mmap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     let len = pages(len)?;
-    let contents = if flags & MAP_ANONYMOUS == 0 {
-        let shared_writable = sharing != MAP_PRIVATE && prot.contains(Protection::WRITE);
-        Some(crate::files::read_for_mmap(p, a.i32(4), offset, len, shared_writable)?)
+    let shared = sharing != MAP_PRIVATE;
+    let file = if flags & MAP_ANONYMOUS == 0 {
+        crate::files::file_for_mmap(p, a.i32(4), shared && prot.contains(Protection::WRITE))?
     } else {
         None
+    };
+    let backing = match file {
+        Some(file) => Some(Backing { file, offset, shared }),
+        // Shared anonymous memory is a file of its own that forks share.
+        None if shared => {
+            let file = crate::files::vfs().anonymous_file(len, &p.credentials.for_files()).map_err(|_| Errno::ENOMEM)?;
+            Some(Backing { file, offset: 0, shared })
+        }
+        None => None,
     };
     let start = if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
         if hint % PAGE != 0 {
@@ -78,10 +87,7 @@ pub fn mmap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
             && (hint..hint.saturating_add(len)).step_by(PAGE as usize).all(|page| p.space.areas().find(page).is_none());
         if free { hint } else { p.space.find_free(len, crate::process::space::MMAP_TOP).ok_or(Errno::ENOMEM)? }
     };
-    p.space.map(start, len, prot, AreaKind::Private)?;
-    if let Some(bytes) = contents {
-        p.space.write(start, &bytes, Access::Load)?;
-    }
+    p.space.map(start, len, prot, AreaKind::Private, backing)?;
     Ok(start)
 }
 
@@ -122,7 +128,7 @@ pub fn mremap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     let (old_size, new_size) = (old_size.next_multiple_of(PAGE), pages(new_size)?);
-    let area = *p.space.areas().find(old).ok_or(Errno::EFAULT)?;
+    let area = p.space.areas().find(old).cloned().ok_or(Errno::EFAULT)?;
     let old_end = old.checked_add(old_size).ok_or(Errno::EFAULT)?;
     if old_end > area.end {
         return Err(Errno::EFAULT);
@@ -137,7 +143,8 @@ pub fn mremap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         let grow = old_end..old + new_size;
         let free = grow.clone().step_by(PAGE as usize).all(|page| p.space.areas().find(page).is_none());
         if free && old_end == area.end {
-            p.space.map(grow.start, grow.end - grow.start, area.protection, area.kind)?;
+            let backing = area.backing.clone().map(|b| Backing { offset: b.offset + (old_end - area.start), ..b });
+            p.space.map(grow.start, grow.end - grow.start, area.protection, area.kind, backing)?;
             return Ok(old);
         }
         if flags & MREMAP_MAYMOVE == 0 {
@@ -150,10 +157,13 @@ pub fn mremap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     } else {
         p.space.find_free(new_size, crate::process::space::MMAP_TOP).ok_or(Errno::ENOMEM)?
     };
-    p.space.map(target, new_size, area.protection, area.kind)?;
+    let backing = area.backing.clone().map(|b| Backing { offset: b.offset + (old - area.start), ..b });
+    p.space.map(target, new_size, area.protection, area.kind, backing)?;
     let mut page = alloc::vec![0u8; PAGE as usize];
     for offset in (0..old_size.min(new_size)).step_by(PAGE as usize) {
-        if p.space.is_resident(old + offset) {
+        // A shared mapping's pages are the file's: the new place shows them
+        // already. Private pages move (copies of file pages included).
+        if !area.is_shared() && p.space.is_resident(old + offset) {
             p.space.read_any(old + offset, &mut page)?;
             p.space.write(target + offset, &page, Access::Load)?;
         }
@@ -179,6 +189,31 @@ pub fn mincore(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     Ok(0)
 }
 
+const MS_ASYNC: u64 = 1;
+const MS_INVALIDATE: u64 = 2;
+const MS_SYNC: u64 = 4;
+
+/// msync(addr, length, flags): a file mapping's pages are the file's own,
+/// so there is nothing to write back; the arguments are checked as Linux
+/// checks them (ENOMEM where the range is not mapped).
+pub fn msync(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let (start, len, flags) = (a.u64(0), a.u64(1), a.u64(2));
+    if start % PAGE != 0 || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || flags & (MS_ASYNC | MS_SYNC) == MS_ASYNC | MS_SYNC {
+        return Err(Errno::EINVAL);
+    }
+    let end = start.checked_add(len.next_multiple_of(PAGE)).ok_or(Errno::ENOMEM)?;
+    all_mapped(p, start, end).map(|()| 0)
+}
+
+/// ENOMEM unless every page of `[start, end)` is mapped.
+fn all_mapped(p: &Process, start: u64, end: u64) -> Result<(), Errno> {
+    let mut at = start;
+    while at < end {
+        at = p.space.areas().find(at).ok_or(Errno::ENOMEM)?.end;
+    }
+    Ok(())
+}
+
 /// madvise(addr, length, advice): DONTNEED and FREE drop the pages (they
 /// read as zero again); the other advice is accepted and has no effect.
 pub fn madvise(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
@@ -187,10 +222,7 @@ pub fn madvise(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     let end = start.checked_add(len.next_multiple_of(PAGE)).ok_or(Errno::EINVAL)?;
-    let mut at = start;
-    while at < end {
-        at = p.space.areas().find(at).ok_or(Errno::ENOMEM)?.end;
-    }
+    all_mapped(p, start, end)?;
     match advice {
         MADV_DONTNEED | MADV_FREE => p.space.discard(start, len).map(|()| 0),
         0..=3 | 9..=25 | 100 | 101 => Ok(0),

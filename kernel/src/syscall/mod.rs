@@ -103,6 +103,7 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::mprotect => memory::mprotect(p, a).into(),
         S::madvise => memory::madvise(p, a).into(),
         S::mincore => memory::mincore(p, a).into(),
+        S::msync => memory::msync(p, a).into(),
         S::mremap => memory::mremap(p, a).into(),
         S::getpid | S::gettid => Ok(u64::from(p.pid)).into(),
         S::getppid => Ok(lifecycle::getppid(p)).into(),
@@ -156,6 +157,12 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::clock_nanosleep => time::clock_nanosleep(p, a).into(),
         S::times => time::times(p, a).into(),
         S::ppoll => crate::files::ppoll(p, a).into(),
+        S::openat | S::openat2 | S::readlinkat => {
+            // /proc/self shows the caller as it is now, not as the scheduler
+            // last published it.
+            crate::process::info::publish(p);
+            crate::files::dispatch(p, sysno, a)
+        }
         other => crate::files::dispatch(p, other, a),
     }
 }

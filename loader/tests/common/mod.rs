@@ -171,5 +171,5 @@ pub fn decode_stack(space: &FakeAddressSpace, sp: u64) -> DecodedStack {
 
 /// Loads a program whose interpreter, if any, is `interp.so`.
 pub fn load_with_test_interpreter(image: &[u8], space: &mut FakeAddressSpace) -> Result<Program, loader::Errno> {
-    loader::load_program(image, space, &mut |_| Ok(INTERP.to_vec()))
+    loader::load_program(image, &(), space, &mut |_| Ok((INTERP.to_vec(), ())))
 }

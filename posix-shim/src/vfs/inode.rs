@@ -13,6 +13,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::{Mutex, MutexGuard};
 
+use super::page::{FilePage, PageSource};
 use super::synthetic::SynthNode;
 use super::{DevNumber, FileType, Timespec};
 use crate::Errno;
@@ -31,6 +32,8 @@ pub(crate) struct Usage {
     pub used_pages: AtomicU64,
     /// Inodes alive now.
     pub inodes: AtomicU64,
+    /// Where file pages come from.
+    pub pages: Arc<dyn PageSource>,
 }
 
 impl Usage {
@@ -53,7 +56,7 @@ impl Usage {
 #[derive(Debug)]
 pub(crate) struct FileData {
     size: u64,
-    pages: BTreeMap<u64, Vec<u8>>,
+    pages: BTreeMap<u64, Arc<dyn FilePage>>,
     usage: Arc<Usage>,
 }
 
@@ -75,7 +78,7 @@ impl FileData {
             let step = (n - done).min(to_usize(PAGE_SIZE) - in_page);
             let dst = &mut buf[done..done + step];
             match self.pages.get(&page) {
-                Some(p) => dst.copy_from_slice(&p[in_page..in_page + step]),
+                Some(p) => p.read(in_page, dst),
                 None => dst.fill(0),
             }
             done += step;
@@ -83,18 +86,17 @@ impl FileData {
         n
     }
 
-    fn page_mut(&mut self, page: u64) -> Result<&mut Vec<u8>, Errno> {
+    /// The page `page`, allocated (zeroed) if it was a hole.
+    fn page_mut(&mut self, page: u64) -> Result<&Arc<dyn FilePage>, Errno> {
         if !self.pages.contains_key(&page) {
             self.usage.take_page()?;
-            let mut p = Vec::new();
-            if p.try_reserve_exact(to_usize(PAGE_SIZE)).is_err() {
+            let Some(p) = self.usage.pages.allocate() else {
                 self.usage.release_pages(1);
                 return Err(Errno::ENOSPC);
-            }
-            p.resize(to_usize(PAGE_SIZE), 0);
+            };
             self.pages.insert(page, p);
         }
-        self.pages.get_mut(&page).ok_or(Errno::EIO)
+        self.pages.get(&page).ok_or(Errno::EIO)
     }
 
     /// Writes `data` at `offset`; returns how much was written (short only if
@@ -110,7 +112,7 @@ impl FileData {
             let (page, in_page) = (pos / PAGE_SIZE, to_usize(pos % PAGE_SIZE));
             let step = (data.len() - done).min(to_usize(PAGE_SIZE) - in_page);
             match self.page_mut(page) {
-                Ok(p) => p[in_page..in_page + step].copy_from_slice(&data[done..done + step]),
+                Ok(p) => p.write(in_page, &data[done..done + step]),
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => break,
             }
@@ -129,9 +131,9 @@ impl FileData {
             let dropped = self.pages.split_off(&first_dropped);
             self.usage.release_pages(to_u64(dropped.len()));
             if !len.is_multiple_of(PAGE_SIZE)
-                && let Some(p) = self.pages.get_mut(&(len / PAGE_SIZE))
+                && let Some(p) = self.pages.get(&(len / PAGE_SIZE))
             {
-                p[to_usize(len % PAGE_SIZE)..].fill(0);
+                p.zero_from(to_usize(len % PAGE_SIZE));
             }
         }
         self.size = len;
@@ -163,8 +165,9 @@ impl FileData {
                 if self.pages.remove(&page).is_some() {
                     self.usage.release_pages(1);
                 }
-            } else if let Some(p) = self.pages.get_mut(&page) {
-                p[to_usize(pos % PAGE_SIZE)..to_usize(stop - page * PAGE_SIZE)].fill(0);
+            } else if let Some(p) = self.pages.get(&page) {
+                let zeros = [0u8; PAGE_SIZE as usize];
+                p.write(to_usize(pos % PAGE_SIZE), &zeros[..to_usize(stop - pos)]);
             }
             pos = stop;
         }
@@ -179,6 +182,17 @@ impl Drop for FileData {
     fn drop(&mut self) {
         self.usage.release_pages(to_u64(self.pages.len()));
     }
+}
+
+/// What a mapping of a file shows at one page: see [`Inode::mapped_page`].
+#[derive(Debug, Clone)]
+pub enum MappedPage {
+    /// The file's page.
+    Page(Arc<dyn FilePage>),
+    /// A hole: zeros, with no page behind them yet.
+    Hole,
+    /// Past the end of the file.
+    PastEnd,
 }
 
 /// One directory entry.
@@ -491,6 +505,31 @@ impl Inode {
             }
         }
         Ok((n, at + to_u64(n)))
+    }
+
+    /// What a mapping shows at page `index` of a regular file: the file's
+    /// own page (allocated first if it is a hole and `allocate`), a hole, or
+    /// nothing because the page lies wholly past the end (SIGBUS on Linux).
+    /// `ENODEV` for inodes other than regular files, `ENOSPC` if a page
+    /// cannot be allocated.
+    pub fn mapped_page(&self, index: u64, allocate: bool) -> Result<MappedPage, Errno> {
+        if self.synth.is_some() {
+            return Err(Errno::ENODEV);
+        }
+        let mut s = self.lock();
+        let Content::Regular(f) = &mut s.content else {
+            return Err(Errno::ENODEV);
+        };
+        if index >= f.size.div_ceil(PAGE_SIZE) {
+            return Ok(MappedPage::PastEnd);
+        }
+        if let Some(page) = f.pages.get(&index) {
+            return Ok(MappedPage::Page(page.clone()));
+        }
+        if !allocate {
+            return Ok(MappedPage::Hole);
+        }
+        f.page_mut(index).map(|page| MappedPage::Page(page.clone()))
     }
 
     /// Sets the size of a regular file: `EISDIR` for a directory, `EINVAL`

@@ -10,6 +10,7 @@
 //! inodes here whose I/O the descriptor layer routes.
 
 mod inode;
+pub mod page;
 mod path;
 mod synthetic;
 
@@ -21,10 +22,11 @@ use bitflags::bitflags;
 use spin::Mutex;
 
 use crate::Errno;
-pub use inode::{Allocate, DirEntry, Inode, MAX_FILE_SIZE, Metadata, PAGE_SIZE};
+pub use inode::{Allocate, DirEntry, Inode, MAX_FILE_SIZE, MappedPage, Metadata, PAGE_SIZE};
 use inode::{Content, Directory, InodeState, Usage};
 pub use path::{Last, MAX_SYMLINKS, NAME_MAX, ParentPath};
 pub use synthetic::{MountEntry, SynthStat, SyntheticFs};
+use page::PageSource;
 use synthetic::{Mount, SynthNode};
 
 /// A point in time: seconds and nanoseconds since the Unix epoch.
@@ -268,13 +270,14 @@ impl core::fmt::Debug for Vfs {
 }
 
 impl Vfs {
-    /// An empty filesystem of at most `capacity_bytes` of file data, whose
-    /// root is a directory `0755` owned by root.
-    pub fn new(clock: Arc<dyn Clock>, capacity_bytes: u64) -> Vfs {
+    /// An empty filesystem of at most `capacity_bytes` of file data kept
+    /// in pages from `pages`, whose root is a directory `0755` owned by root.
+    pub fn new(clock: Arc<dyn Clock>, capacity_bytes: u64, pages: Arc<dyn PageSource>) -> Vfs {
         let usage = Arc::new(Usage {
             capacity_pages: capacity_bytes / PAGE_SIZE,
             used_pages: AtomicU64::new(0),
             inodes: AtomicU64::new(0),
+            pages,
         });
         let now = clock.now();
         let root = Arc::new_cyclic(|weak| {
@@ -319,7 +322,12 @@ impl Vfs {
         if self.is_mountpoint(dir) {
             return Err(Errno::EBUSY);
         }
-        let usage = Arc::new(Usage { capacity_pages: 0, used_pages: AtomicU64::new(0), inodes: AtomicU64::new(0) });
+        let usage = Arc::new(Usage {
+            capacity_pages: 0,
+            used_pages: AtomicU64::new(0),
+            inodes: AtomicU64::new(0),
+            pages: Arc::new(page::HeapPages::default()),
+        });
         let entry = MountEntry {
             source: fs.fs_type().as_bytes().to_vec(),
             path,
@@ -381,6 +389,25 @@ impl Vfs {
             btime: now,
             content: Content::Fifo,
         }))
+    }
+
+    /// A regular file of `size` zero bytes in no directory: the memory
+    /// behind a shared anonymous mapping (Linux's shmem object).
+    pub fn anonymous_file(&self, size: u64, cred: &Credentials) -> Result<Arc<Inode>, Errno> {
+        let now = self.now();
+        let inode = Arc::new(Inode::new(self.alloc_ino(), &self.usage, InodeState {
+            perm: 0o600,
+            uid: cred.euid,
+            gid: cred.egid,
+            nlink: 0,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            btime: now,
+            content: Inode::new_file_data(&self.usage),
+        }));
+        inode.truncate(size, now)?;
+        Ok(inode)
     }
 
     /// The root directory.

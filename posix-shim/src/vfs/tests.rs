@@ -2,6 +2,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI64, Ordering};
 
+use super::page::HeapPages;
 use super::*;
 
 /// A clock that ticks one second per reading.
@@ -15,7 +16,7 @@ impl Clock for TickClock {
 }
 
 pub(crate) fn new_vfs() -> Vfs {
-    Vfs::new(Arc::new(TickClock::default()), 64 << 20)
+    Vfs::new(Arc::new(TickClock::default()), 64 << 20, Arc::new(HeapPages::default()))
 }
 
 fn root() -> Credentials {
@@ -213,6 +214,45 @@ fn permissions_for_ordinary_users() {
 }
 
 #[test]
+fn mapped_pages_are_the_files_own() {
+    let v = new_vfs();
+    let f = mkfile(&v, b"/f", b"");
+    let now = v.now();
+    f.write_at(Some(8192), b"third page", now).unwrap();
+    let MappedPage::Page(page) = f.mapped_page(2, false).unwrap() else { panic!("page 2 was written") };
+    // A write through the page (as through a shared mapping) is the file's.
+    page.write(0, b"T");
+    let mut buf = [0u8; 10];
+    f.read_at(8192, &mut buf, now).unwrap();
+    assert_eq!(&buf, b"Third page");
+    // A hole stays one unless the mapping needs a page to write.
+    assert!(matches!(f.mapped_page(0, false), Ok(MappedPage::Hole)));
+    assert_eq!(f.metadata().blocks, 8);
+    assert!(matches!(f.mapped_page(0, true), Ok(MappedPage::Page(_))));
+    assert_eq!(f.metadata().blocks, 16);
+    assert!(matches!(f.mapped_page(3, true), Ok(MappedPage::PastEnd)));
+    // Truncation zeroes the tail of a page a mapping may still hold.
+    f.truncate(8193, now).unwrap();
+    let mut tail = [1u8; 4];
+    page.read(0, &mut tail);
+    assert_eq!(tail, *b"T\0\0\0");
+    let dir = v.lookup(&v.root(), b"/", true, &Credentials::root()).unwrap();
+    assert_eq!(dir.mapped_page(0, false).err(), Some(Errno::ENODEV));
+}
+
+#[test]
+fn anonymous_files_are_in_no_directory() {
+    let v = new_vfs();
+    let before = v.stats().blocks_free;
+    let f = v.anonymous_file(3 * PAGE_SIZE, &Credentials::root()).unwrap();
+    assert_eq!((f.size(), f.metadata().nlink), (3 * PAGE_SIZE, 0));
+    assert!(matches!(f.mapped_page(2, true), Ok(MappedPage::Page(_))));
+    assert_eq!(v.stats().blocks_free, before - 1);
+    drop(f);
+    assert_eq!(v.stats().blocks_free, before);
+}
+
+#[test]
 fn sparse_files_read_zeros_and_truncate() {
     let v = new_vfs();
     let f = mkfile(&v, b"/f", b"");
@@ -240,7 +280,7 @@ fn sparse_files_read_zeros_and_truncate() {
 
 #[test]
 fn full_filesystem_gives_enospc() {
-    let v = Vfs::new(Arc::new(TickClock::default()), 2 * PAGE_SIZE);
+    let v = Vfs::new(Arc::new(TickClock::default()), 2 * PAGE_SIZE, Arc::new(HeapPages::default()));
     let f = mkfile(&v, b"/f", b"");
     let now = v.now();
     let big = alloc::vec![7u8; 3 * 4096];

@@ -1,0 +1,93 @@
+//! Physical frames for μprocess memory and file data: taking a zeroed frame
+//! from the platform's allocator, giving it back, reaching its bytes through
+//! the linear map, and [`FramePages`], the page source of the filesystem, so
+//! that a file's pages are frames the paged isolation context can map.
+
+use crate::memory::PhysRange;
+use crate::platform::platform;
+use crate::vm::PAGE;
+use alloc::sync::Arc;
+use arch_morello::PhysAddr;
+use posix_shim::vfs::page::{FilePage, PAGE_BYTES, PageSource};
+
+/// A zeroed frame from the platform's allocator.
+pub fn allocate_zeroed() -> Option<PhysAddr> {
+    let frame = PhysAddr(platform().frames.lock().allocate(PAGE, PAGE).ok()?.start);
+    // SAFETY: a frame just taken from the allocator is ours alone.
+    unsafe { bytes_mut(frame) }.fill(0);
+    Some(frame)
+}
+
+/// Gives `frame` back to the allocator.
+pub fn free(frame: PhysAddr) {
+    // Frames come from the allocator page by page, so returning one cannot
+    // overlap free memory.
+    let _ = platform().frames.lock().free(PhysRange::new(frame.0, PAGE));
+}
+
+/// Copies the whole of frame `from` to frame `to`.
+pub fn copy(from: PhysAddr, to: PhysAddr) {
+    let source: *const u8 = core::ptr::with_exposed_provenance(from.to_virt() as usize);
+    let target: *mut u8 = core::ptr::with_exposed_provenance_mut(to.to_virt() as usize);
+    // SAFETY: both are whole frames reached through the linear map, and
+    // distinct (a copy is always made into a frame just allocated).
+    unsafe { core::ptr::copy_nonoverlapping(source, target, PAGE_BYTES) };
+}
+
+/// The bytes of `frame` through the linear map.
+///
+/// # Safety
+/// `frame` is a frame the caller holds (allocated and not freed), and
+/// nothing else writes the returned bytes while the slice is alive except
+/// μprocesses mapping the frame (whose stores the kernel tolerates as racing
+/// data, as any kernel does with user memory).
+pub unsafe fn bytes_mut<'a>(frame: PhysAddr) -> &'a mut [u8] {
+    let base: *mut u8 = core::ptr::with_exposed_provenance_mut(frame.to_virt() as usize);
+    // SAFETY: the linear map covers every frame, a frame is PAGE_BYTES long,
+    // and the caller holds it.
+    unsafe { core::slice::from_raw_parts_mut(base, PAGE_BYTES) }
+}
+
+/// A file page in a frame of its own, freed with the last reference.
+#[derive(Debug)]
+struct FramePage(PhysAddr);
+
+impl FilePage for FramePage {
+    fn read(&self, offset: usize, buf: &mut [u8]) {
+        // SAFETY: this page owns its frame until dropped.
+        let bytes = unsafe { bytes_mut(self.0) };
+        buf.copy_from_slice(&bytes[offset..offset + buf.len()]);
+    }
+
+    fn write(&self, offset: usize, data: &[u8]) {
+        // SAFETY: this page owns its frame until dropped.
+        let bytes = unsafe { bytes_mut(self.0) };
+        bytes[offset..offset + data.len()].copy_from_slice(data);
+    }
+
+    fn zero_from(&self, offset: usize) {
+        // SAFETY: this page owns its frame until dropped.
+        let bytes = unsafe { bytes_mut(self.0) };
+        bytes[offset..].fill(0);
+    }
+
+    fn frame(&self) -> u64 {
+        self.0.0
+    }
+}
+
+impl Drop for FramePage {
+    fn drop(&mut self) {
+        free(self.0);
+    }
+}
+
+/// The filesystem's page source: frames from the platform's allocator.
+#[derive(Debug)]
+pub struct FramePages;
+
+impl PageSource for FramePages {
+    fn allocate(&self) -> Option<Arc<dyn FilePage>> {
+        Some(Arc::new(FramePage(allocate_zeroed()?)))
+    }
+}
