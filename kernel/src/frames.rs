@@ -10,6 +10,16 @@ use alloc::sync::Arc;
 use arch_morello::PhysAddr;
 use posix_shim::vfs::page::{FilePage, PAGE_BYTES, PageSource};
 
+/// Memory kept back from fork: a fork fails with ENOMEM when less than
+/// this is free, so that the μprocesses already running can still get the
+/// pages they fault in (a fork bomb stops at fork, not by starving others).
+pub const FORK_RESERVE_BYTES: u64 = 4 << 20;
+
+/// Whether there is room for a new μprocess (see [`FORK_RESERVE_BYTES`]).
+pub fn room_to_fork() -> bool {
+    platform().frames.lock().free_bytes() >= FORK_RESERVE_BYTES
+}
+
 /// A zeroed frame from the platform's allocator.
 pub fn allocate_zeroed() -> Option<PhysAddr> {
     let frame = PhysAddr(platform().frames.lock().allocate(PAGE, PAGE).ok()?.start);

@@ -19,9 +19,10 @@ use spin::{Mutex, Once};
 pub const TICK_HZ: u64 = 100;
 /// Physical address where QEMU places the device tree for ELF kernels.
 const DEFAULT_DTB: u64 = 0x4000_0000;
-/// Kernel heap size: half of RAM (file data of the tmpfs lives there too),
-/// capped.
+/// The largest kernel heap (it is a quarter of RAM below that).
 const HEAP_MAX: u64 = 1024 * 1024 * 1024;
+/// The smallest kernel heap bring-up accepts.
+const HEAP_MIN: u64 = 16 * 1024 * 1024;
 
 /// The one serial console, shared by the kernel and μprocesses.
 ///
@@ -324,9 +325,13 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
         .map(|r| PhysRange::new(r.starting_address.addr() as u64, r.size.unwrap_or(0) as u64))
         .find(|r| r.start <= image.start && image.end <= r.end)
         .unwrap_or_else(|| early_fail("the kernel image is not in a RAM bank"));
-    let heap_size = (bank.len() / 2).min(HEAP_MAX) & !(mmu::BLOCK_2M - 1);
-    let mut early = EarlyFrames::window(bank, image.end, heap_size + EARLY_TABLE_ROOM, &reserved)
-        .unwrap_or_else(|| early_fail("no room for the heap"));
+    // A quarter of the bank (file data and μprocess memory are frames, not
+    // heap), less where the initrd leaves no room for that much.
+    let (heap_size, mut early) = core::iter::successors(Some((bank.len() / 4).min(HEAP_MAX) & !(mmu::BLOCK_2M - 1)), |size| {
+        Some(size / 2 & !(mmu::BLOCK_2M - 1)).filter(|&half| half >= HEAP_MIN)
+    })
+    .find_map(|size| Some((size, EarlyFrames::window(bank, image.end, size + EARLY_TABLE_ROOM, &reserved)?)))
+    .unwrap_or_else(|| early_fail("no room for the heap"));
     let heap = early.take(heap_size, mmu::BLOCK_2M).unwrap_or_else(|| early_fail("no room for the heap"));
     let heap_start: *mut u8 = core::ptr::with_exposed_provenance_mut(PhysAddr(heap.start).to_virt() as usize);
     // SAFETY: `heap` is RAM nothing else uses, mapped by the boot map (and by

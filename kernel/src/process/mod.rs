@@ -115,6 +115,9 @@ pub struct Process {
     pub in_blocked_call: bool,
     /// When a sleep in progress ends (monotonic ns).
     pub sleep_deadline: Option<u64>,
+    /// What can end the blocked call, so that the scheduler need not run it
+    /// again before.
+    pub wakeup: Wakeup,
     /// The program's absolute path (/proc/PID/exe).
     pub exe: Vec<u8>,
     /// argv, each argument NUL-terminated (/proc/PID/cmdline).
@@ -225,6 +228,27 @@ impl AddressSpace for UserSpace {
     }
 }
 
+/// What can end a blocked system call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakeup {
+    /// Anything (a pipe, a file, the console...): retried every round.
+    Anything,
+    /// Only a signal, or the monotonic clock reaching the deadline if there
+    /// is one (sleeps, sigsuspend, wait for a child, whose end sends
+    /// SIGCHLD).
+    SignalOr(Option<u64>),
+}
+
+impl Wakeup {
+    /// Whether the call may finish now (`now` in monotonic ns).
+    pub fn may_wake(self, pid: u32, now: u64) -> bool {
+        match self {
+            Wakeup::Anything => true,
+            Wakeup::SignalOr(deadline) => deadline.is_some_and(|d| now >= d) || signals::has_pending(pid),
+        }
+    }
+}
+
 /// Hardware capabilities reported in AT_HWCAP: FP, ASIMD, EVTSTRM, CPUID
 /// (what Linux reports for a Cortex-A72 without crypto; the census lists
 /// glibc's use of HWCAP_CPUID).
@@ -261,6 +285,7 @@ impl Process {
             started_ns: arch_morello::timer::uptime_ns(),
             in_blocked_call: false,
             sleep_deadline: None,
+            wakeup: Wakeup::Anything,
             exe: crate::files::absolute_path(&files_cwd_root(), path),
             cmdline,
             environ,

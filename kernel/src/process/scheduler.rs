@@ -32,13 +32,16 @@ pub fn run(first: Process) -> Exit {
                 cpu::wait_for_interrupt();
             }
             progress = false;
-            runnable.extend(blocked.drain(..));
+            wake(&mut blocked, &mut runnable, &processes);
             continue;
         };
         let Some(process) = processes.get_mut(&pid) else { continue };
         info::set_current(pid);
+        let retried = process.in_blocked_call;
         let event = process.run_slice();
-        info::publish(process);
+        if !(retried && matches!(event, Event::Blocked)) {
+            info::publish(process);
+        }
         match event {
             Event::Blocked => blocked.push(pid),
             Event::Preempted => {
@@ -68,8 +71,21 @@ pub fn run(first: Process) -> Exit {
                 if pid == first_pid {
                     return exit;
                 }
-                runnable.extend(blocked.drain(..));
+                wake(&mut blocked, &mut runnable, &processes);
             }
         }
     }
+}
+
+/// Moves the blocked μprocesses whose calls may finish now to the run
+/// queue; sleepers stay until their deadline or a signal.
+fn wake(blocked: &mut Vec<u32>, runnable: &mut VecDeque<u32>, processes: &BTreeMap<u32, Box<Process>>) {
+    let now = arch_morello::timer::uptime_ns();
+    blocked.retain(|&pid| match processes.get(&pid) {
+        Some(p) if !p.wakeup.may_wake(pid, now) => true,
+        _ => {
+            runnable.push_back(pid);
+            false
+        }
+    });
 }

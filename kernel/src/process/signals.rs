@@ -44,6 +44,11 @@ pub fn send(pid: u32, signal: u8) {
     }
 }
 
+/// Whether a signal was sent to `pid` since it last ran.
+pub fn has_pending(pid: u32) -> bool {
+    PENDING.lock().contains_key(&pid)
+}
+
 /// Moves signals sent to `p` while it was not running into it.
 pub fn collect(p: &mut Process) {
     if let Some(bits) = PENDING.lock().remove(&p.pid) {

@@ -357,6 +357,9 @@ impl UserSpace {
     /// first write in either gets its own copy), except in shared file
     /// mappings, where both keep writing the file's page.
     pub fn fork(&mut self) -> Result<UserSpace, Errno> {
+        if !frames::room_to_fork() {
+            return Err(Errno::ENOMEM);
+        }
         let mut child = UserSpace::new()?;
         child.areas = self.areas.clone();
         let areas: Vec<_> = self.areas.iter().map(|a| (a.start..a.end, a.is_shared())).collect();

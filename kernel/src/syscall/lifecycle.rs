@@ -62,6 +62,7 @@ fn fork(p: &mut Process, flags: u64, stack: u64, parent_tid: UserAddr, tls: u64,
         started_ns: arch_morello::timer::uptime_ns(),
         in_blocked_call: false,
         sleep_deadline: None,
+        wakeup: crate::process::Wakeup::Anything,
         exe: p.exe.clone(),
         cmdline: p.cmdline.clone(),
         environ: p.environ.clone(),
@@ -118,7 +119,10 @@ pub fn wait4(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     match table::wait(p.pid, selector) {
         Waited::NoChild => Err(Errno::ECHILD),
         Waited::Running if options & WNOHANG != 0 => Ok(0),
-        Waited::Running => Err(Errno::ERESTART),
+        Waited::Running => {
+            p.wakeup = crate::process::Wakeup::SignalOr(None);
+            Err(Errno::ERESTART)
+        }
         Waited::Reaped(child, exit) => {
             if !status_at.is_null() {
                 let status: u32 = match exit {

@@ -56,6 +56,8 @@ pub fn handle(process: &mut Process) -> Option<Event> {
     let args = SyscallArgs::new([x[0], x[1], x[2], x[3], x[4], x[5]]);
     let sysno = Sysno::from_number(number);
     let traced = strace_enabled().then(|| crate::strace::describe_call(sysno, number, &args.regs, &process.space));
+    // A handler that blocks says what can end the wait.
+    process.wakeup = crate::process::Wakeup::Anything;
     let outcome = match sysno {
         Some(sysno) => dispatch(process, sysno, &args),
         None => Outcome::Return(Err(Errno::ENOSYS)),

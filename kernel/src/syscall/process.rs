@@ -299,6 +299,7 @@ pub fn rt_sigsuspend(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         p.suspended_mask = Some(p.signal_mask);
     }
     p.signal_mask = mask & !UNBLOCKABLE;
+    p.wakeup = crate::process::Wakeup::SignalOr(None);
     Err(Errno::ERESTART)
 }
 

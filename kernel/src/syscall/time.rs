@@ -104,7 +104,10 @@ pub fn gettimeofday(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 /// μprocess across the retries.
 fn sleep_until(p: &mut Process, clock: u64, deadline_ns: u64) -> Result<u64, Errno> {
     let deadline = *p.sleep_deadline.get_or_insert(deadline_ns);
-    if now_ns(clock)? < deadline {
+    let now = now_ns(clock)?;
+    if now < deadline {
+        let monotonic_deadline = arch_morello::timer::uptime_ns().saturating_add(deadline - now);
+        p.wakeup = crate::process::Wakeup::SignalOr(Some(monotonic_deadline));
         return Err(Errno::ERESTART);
     }
     p.sleep_deadline = None;
