@@ -339,7 +339,7 @@ impl ConsoleDriver {
                         self.line.lock().clear();
                         let group = *self.foreground.lock();
                         for pid in crate::process::table::members(group.unsigned_abs()) {
-                            crate::process::signals::send(pid, signal);
+                            crate::process::signals::send(pid, crate::process::signals::SigInfo::kernel(signal));
                         }
                         continue;
                     }
@@ -507,7 +507,9 @@ pub fn ppoll(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 pub fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
     match with_files(p, |ctx, mem| dispatch_fs(ctx, mem, sysno, a)) {
         Some(Err(Errno::EPIPE)) if writes(sysno) => {
-            p.pending_signals |= 1 << (crate::process::signal::SIGPIPE - 1);
+            let sender = (p.pid, p.credentials.uid[0]);
+            let info = crate::process::signals::SigInfo::from_process(crate::process::signal::SIGPIPE, 0, sender.0, sender.1);
+            p.pending.push(info);
             Outcome::Return(Err(Errno::EPIPE))
         }
         // Err(ERESTART) included: the call would block, the scheduler runs

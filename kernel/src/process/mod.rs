@@ -19,24 +19,73 @@ use arch_morello::user::{Trap, UserContext, exception_class, run_user};
 use loader::{AddressSpace, Protection};
 use posix_shim::Errno;
 use posix_shim::user::{UserAddr, UserMemory};
+use signals::{SigInfo, code};
 use space::{Access, Fault, STACK_RESERVE, STACK_TOP, UserSpace};
 
-/// Linux signal numbers the kernel raises itself.
+/// Linux's signal numbers (arm64).
 pub mod signal {
-    /// Illegal instruction.
+    /// SIGHUP.
+    pub const SIGHUP: u8 = 1;
+    /// SIGINT.
+    pub const SIGINT: u8 = 2;
+    /// SIGQUIT.
+    pub const SIGQUIT: u8 = 3;
+    /// SIGILL.
     pub const SIGILL: u8 = 4;
-    /// Breakpoint.
+    /// SIGTRAP.
     pub const SIGTRAP: u8 = 5;
-    /// Bus error (alignment).
+    /// SIGABRT.
+    pub const SIGABRT: u8 = 6;
+    /// SIGBUS.
     pub const SIGBUS: u8 = 7;
-    /// Arithmetic exception.
+    /// SIGFPE.
     pub const SIGFPE: u8 = 8;
-    /// Kill.
+    /// SIGKILL.
     pub const SIGKILL: u8 = 9;
-    /// Invalid memory access.
+    /// SIGUSR1.
+    pub const SIGUSR1: u8 = 10;
+    /// SIGSEGV.
     pub const SIGSEGV: u8 = 11;
-    /// Write to a pipe with no readers.
+    /// SIGUSR2.
+    pub const SIGUSR2: u8 = 12;
+    /// SIGPIPE.
     pub const SIGPIPE: u8 = 13;
+    /// SIGALRM.
+    pub const SIGALRM: u8 = 14;
+    /// SIGTERM.
+    pub const SIGTERM: u8 = 15;
+    /// SIGSTKFLT.
+    pub const SIGSTKFLT: u8 = 16;
+    /// SIGCHLD.
+    pub const SIGCHLD: u8 = 17;
+    /// SIGCONT.
+    pub const SIGCONT: u8 = 18;
+    /// SIGSTOP.
+    pub const SIGSTOP: u8 = 19;
+    /// SIGTSTP.
+    pub const SIGTSTP: u8 = 20;
+    /// SIGTTIN.
+    pub const SIGTTIN: u8 = 21;
+    /// SIGTTOU.
+    pub const SIGTTOU: u8 = 22;
+    /// SIGURG.
+    pub const SIGURG: u8 = 23;
+    /// SIGXCPU.
+    pub const SIGXCPU: u8 = 24;
+    /// SIGXFSZ.
+    pub const SIGXFSZ: u8 = 25;
+    /// SIGVTALRM.
+    pub const SIGVTALRM: u8 = 26;
+    /// SIGPROF.
+    pub const SIGPROF: u8 = 27;
+    /// SIGWINCH.
+    pub const SIGWINCH: u8 = 28;
+    /// SIGIO.
+    pub const SIGIO: u8 = 29;
+    /// SIGPWR.
+    pub const SIGPWR: u8 = 30;
+    /// SIGSYS.
+    pub const SIGSYS: u8 = 31;
 }
 
 /// How a μprocess ended.
@@ -46,6 +95,9 @@ pub enum Exit {
     Status(u8),
     /// Killed by this signal.
     Signal(u8),
+    /// Killed by this signal, whose default action dumps core (no core
+    /// file is written; wait reports the core bit).
+    CoreDump(u8),
 }
 
 impl Exit {
@@ -53,7 +105,26 @@ impl Exit {
     pub fn shell_status(self) -> u32 {
         match self {
             Exit::Status(code) => u32::from(code),
-            Exit::Signal(signal) => 128 + u32::from(signal),
+            Exit::Signal(signal) | Exit::CoreDump(signal) => 128 + u32::from(signal),
+        }
+    }
+
+    /// The status wait4 reports (WEXITSTATUS, WTERMSIG, WCOREDUMP).
+    pub fn wait_status(self) -> u32 {
+        match self {
+            Exit::Status(code) => u32::from(code) << 8,
+            Exit::Signal(signal) => u32::from(signal),
+            Exit::CoreDump(signal) => u32::from(signal) | 0x80,
+        }
+    }
+
+    /// SIGCHLD's si_code and si_status for this end.
+    pub fn child_code(self) -> (i32, i32) {
+        use signals::code::{CLD_DUMPED, CLD_EXITED, CLD_KILLED};
+        match self {
+            Exit::Status(code) => (CLD_EXITED, i32::from(code)),
+            Exit::Signal(signal) => (CLD_KILLED, i32::from(signal)),
+            Exit::CoreDump(signal) => (CLD_DUMPED, i32::from(signal)),
         }
     }
 }
@@ -70,6 +141,8 @@ pub enum Event {
     Preempted,
     /// It created this child (fork, vfork, clone for a process).
     Forked(Box<Process>),
+    /// A signal stopped it (job control) until SIGCONT or SIGKILL.
+    Stopped(u8),
 }
 
 /// The program break: the heap area that brk grows and shrinks.
@@ -124,10 +197,32 @@ pub struct Process {
     pub cmdline: Vec<u8>,
     /// envp, each entry NUL-terminated (/proc/PID/environ).
     pub environ: Vec<u8>,
-    /// Signals sent and not yet delivered (bit n-1 for signal n).
-    pub pending_signals: u64,
+    /// Signals sent and not yet delivered.
+    pub pending: signals::Pending,
+    /// The signals rt_sigtimedwait waits for (not delivered meanwhile).
+    pub waited_signals: u64,
+    /// The alternate signal stack.
+    pub altstack: signals::AltStack,
+    /// ITIMER_VIRTUAL and ITIMER_PROF.
+    pub cpu_timers: [signals::Timer; 2],
+    /// CPU time used, its own and its reaped children's.
+    pub cpu: CpuTime,
     /// The mask rt_sigsuspend replaced, restored when a handler returns.
     pub suspended_mask: Option<u64>,
+}
+
+/// CPU time a μprocess used (ns): at EL0 (user), in its system calls and
+/// faults (system), and the same for the children it reaped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// At EL0.
+    pub user: u64,
+    /// In the kernel on its behalf.
+    pub system: u64,
+    /// Reaped children's (and their reaped children's) user time.
+    pub children_user: u64,
+    /// Reaped children's system time.
+    pub children_system: u64,
 }
 
 /// Strings joined with a NUL after each, as /proc shows argv and envp.
@@ -239,12 +334,19 @@ pub enum Wakeup {
     SignalOr(Option<u64>),
 }
 
-impl Wakeup {
-    /// Whether the call may finish now (`now` in monotonic ns).
-    pub fn may_wake(self, pid: u32, now: u64) -> bool {
-        match self {
+impl Process {
+    /// Whether its blocked call may finish now (`now` in monotonic ns): a
+    /// signal was sent to it, one it holds may interrupt the call or is
+    /// one sigtimedwait waits for, or the deadline passed.
+    pub fn may_wake(&self, now: u64) -> bool {
+        match self.wakeup {
             Wakeup::Anything => true,
-            Wakeup::SignalOr(deadline) => deadline.is_some_and(|d| now >= d) || signals::has_pending(pid),
+            Wakeup::SignalOr(deadline) => {
+                deadline.is_some_and(|d| now >= d)
+                    || signals::has_pending(self.pid)
+                    || self.pending.bits() & self.waited_signals != 0
+                    || signals::interrupting(self).is_some()
+            }
         }
     }
 }
@@ -289,7 +391,11 @@ impl Process {
             exe: crate::files::absolute_path(&files_cwd_root(), path),
             cmdline,
             environ,
-            pending_signals: 0,
+            pending: signals::Pending::default(),
+            waited_signals: 0,
+            altstack: signals::AltStack::default(),
+            cpu_timers: [signals::Timer::default(); 2],
+            cpu: CpuTime::default(),
             suspended_mask: None,
         })
     }
@@ -311,6 +417,7 @@ impl Process {
         self.clear_child_tid = 0;
         self.files.fds.close_on_exec();
         self.suspended_mask = None;
+        self.altstack = signals::AltStack::default();
         for action in &mut self.signal_actions {
             // SIG_DFL is 0 and SIG_IGN 1: handlers are addresses above them.
             if action[0] > 1 {
@@ -325,13 +432,19 @@ impl Process {
     pub fn run_slice(&mut self) -> Event {
         signals::collect(self);
         if self.in_blocked_call {
+            if let Some(signal) = signals::take_stop(self) {
+                return Event::Stopped(signal);
+            }
             if let Some(signal) = signals::interrupting(self) {
                 self.interrupt_blocked_call(signal);
             }
         }
         if self.in_blocked_call {
             cpu::enable_irqs();
-            match crate::syscall::handle(self) {
+            let started = arch_morello::timer::uptime_ns();
+            let event = crate::syscall::handle(self);
+            self.charge_system(started);
+            match event {
                 Some(Event::Blocked) => return Event::Blocked,
                 Some(event) => {
                     self.in_blocked_call = false;
@@ -346,15 +459,22 @@ impl Process {
             let saved = self.suspended_mask.take();
             match signals::deliver(self, saved) {
                 Ok(signals::Delivery::Exit(exit)) => return Event::Exit(exit),
+                Ok(signals::Delivery::Stop(signal)) => {
+                    self.suspended_mask = saved;
+                    return Event::Stopped(signal);
+                }
                 Ok(signals::Delivery::Nothing) => self.suspended_mask = saved,
                 Ok(signals::Delivery::Handler { .. }) => {}
                 Err(_) => return Event::Exit(self.kill(signal::SIGSEGV, "cannot write a signal frame")),
             }
             cpu::disable_irqs();
             self.space.activate();
+            let entered = arch_morello::timer::uptime_ns();
             // SAFETY: TTBR0 holds this μprocess's view, which maps only its
             // own pages for EL0; IRQs are masked until the eret.
             let trap = unsafe { run_user(&mut self.context) };
+            let trapped = arch_morello::timer::uptime_ns();
+            self.charge_user(trapped - entered);
             match trap {
                 Trap::Irq => {
                     platform::handle_irq();
@@ -365,7 +485,9 @@ impl Process {
                 Trap::Other => return Event::Exit(self.kill(signal::SIGBUS, "SError or FIQ")),
                 Trap::Synchronous => {
                     cpu::enable_irqs();
-                    match self.synchronous_trap() {
+                    let event = self.synchronous_trap();
+                    self.charge_system(trapped);
+                    match event {
                         Some(Event::Blocked) => {
                             self.in_blocked_call = true;
                             return Event::Blocked;
@@ -378,6 +500,25 @@ impl Process {
         }
     }
 
+    /// Adds `ns` of EL0 time, which ITIMER_VIRTUAL and ITIMER_PROF count.
+    fn charge_user(&mut self, ns: u64) {
+        self.cpu.user += ns;
+        for (timer, signal) in [(0, signal::SIGVTALRM), (1, signal::SIGPROF)] {
+            if signals::charge(&mut self.cpu_timers[timer], ns) {
+                self.pending.push(signals::SigInfo::kernel(signal));
+            }
+        }
+    }
+
+    /// Adds the kernel time since `since`, which ITIMER_PROF counts.
+    fn charge_system(&mut self, since: u64) {
+        let ns = arch_morello::timer::uptime_ns().saturating_sub(since);
+        self.cpu.system += ns;
+        if signals::charge(&mut self.cpu_timers[1], ns) {
+            self.pending.push(signals::SigInfo::kernel(signal::SIGPROF));
+        }
+    }
+
     fn synchronous_trap(&mut self) -> Option<Event> {
         let esr = self.context.esr;
         let class = ((esr >> 26) & 0x3f) as u8;
@@ -387,7 +528,7 @@ impl Process {
                 if !is_translation_fault(esr) && !is_copy_on_write_fault(class, esr) =>
             {
                 let what = alloc::format!("{} at {:#x} (fault status {:#x})", fault_kind(esr), self.context.far, esr & 0x3f);
-                self.fault(signal::SIGSEGV, &what)
+                self.fault(SigInfo::fault(signal::SIGSEGV, code::SEGV_ACCERR, self.context.far), &what)
             }
             exception_class::DATA_ABORT_LOWER | exception_class::INSTRUCTION_ABORT_LOWER => {
                 let access = if class == exception_class::INSTRUCTION_ABORT_LOWER {
@@ -408,21 +549,25 @@ impl Process {
                             Fault::OutOfMemory => "out of memory",
                         };
                         let what = alloc::format!("{reason} for {access:?} at {address:#x}");
-                        let signal = match fault {
-                            Fault::OutOfMemory | Fault::PastEndOfFile => signal::SIGBUS,
-                            Fault::Unmapped | Fault::Forbidden => signal::SIGSEGV,
+                        let (signal, code) = match fault {
+                            Fault::OutOfMemory | Fault::PastEndOfFile => (signal::SIGBUS, code::BUS_ADRERR),
+                            Fault::Unmapped => (signal::SIGSEGV, code::SEGV_MAPERR),
+                            Fault::Forbidden => (signal::SIGSEGV, code::SEGV_ACCERR),
                         };
-                        self.fault(signal, &what)
+                        self.fault(SigInfo::fault(signal, code, address), &what)
                     }
                 }
             }
             exception_class::PC_ALIGNMENT | exception_class::SP_ALIGNMENT => {
-                self.fault(signal::SIGBUS, "misaligned PC or SP")
+                let address = if class == exception_class::PC_ALIGNMENT { self.context.far } else { self.context.sp };
+                self.fault(SigInfo::fault(signal::SIGBUS, code::BUS_ADRALN, address), "misaligned PC or SP")
             }
-            exception_class::BRK => self.fault(signal::SIGTRAP, "breakpoint"),
+            exception_class::BRK => self.fault(SigInfo::fault(signal::SIGTRAP, code::TRAP_BRKPT, self.context.pc), "breakpoint"),
             exception_class::UNKNOWN if self.emulate_id_register_read() => None,
-            exception_class::FP => self.fault(signal::SIGFPE, "floating-point exception"),
-            _ => self.fault(signal::SIGILL, "undefined instruction"),
+            exception_class::FP => {
+                self.fault(SigInfo::fault(signal::SIGFPE, code::FPE_FLTINV, self.context.pc), "floating-point exception")
+            }
+            _ => self.fault(SigInfo::fault(signal::SIGILL, code::ILL_ILLOPC, self.context.pc), "undefined instruction"),
         }
     }
 
@@ -439,6 +584,7 @@ impl Process {
         }
         self.in_blocked_call = false;
         self.sleep_deadline = None;
+        self.waited_signals = 0;
     }
 
     /// Emulates an EL0 `MRS Xt, <ID register>` (op0 = 3, op1 = 0, CRn = 0),
@@ -462,18 +608,18 @@ impl Process {
         true
     }
 
-    /// A fault raising `signal`: delivered to its handler when there is one
-    /// and the signal is not blocked, else the μprocess ends (reported).
-    fn fault(&mut self, signal: u8, why: &str) -> Option<Event> {
-        let bit = 1u64 << (signal - 1);
-        if self.signal_actions[usize::from(signal) - 1][0] > 1 && self.signal_mask & bit == 0 {
-            self.pending_signals |= bit;
+    /// A fault raising `info`'s signal: delivered to its handler when there
+    /// is one and the signal is not blocked, else the μprocess ends
+    /// (reported).
+    fn fault(&mut self, info: SigInfo, why: &str) -> Option<Event> {
+        if signals::raise_fault(self, info) {
             return None;
         }
-        Some(Event::Exit(self.kill(signal, why)))
+        Some(Event::Exit(self.kill(info.signo(), why)))
     }
 
-    /// Ends the μprocess with `signal`, reporting why on the kernel console.
+    /// Ends the μprocess with `signal` (all of them dump core but
+    /// SIGKILL), reporting why on the kernel console.
     pub fn kill(&mut self, signal: u8, why: &str) -> Exit {
         log::warn!(
             "pid {} ({}) killed by signal {signal}: {why}; pc {:#x}, sp {:#x}, ESR {:#x}",
@@ -483,7 +629,7 @@ impl Process {
             self.context.sp,
             self.context.esr
         );
-        Exit::Signal(signal)
+        if signal == signal::SIGKILL { Exit::Signal(signal) } else { Exit::CoreDump(signal) }
     }
 }
 

@@ -1,5 +1,6 @@
-//! Who is whose parent and how ended μprocesses ended: the bookkeeping that
-//! getppid and wait4 read, kept apart from the μprocesses themselves (which
+//! Who is whose parent, and what happened to children that their parent
+//! has not waited for yet (an end, a stop, a continue): the bookkeeping that
+//! getppid, wait4 and waitid read, kept apart from the μprocesses themselves (which
 //! the scheduler holds), so system calls can consult it while their caller
 //! runs. Orphans go to pid 1; zombies stay until their parent reaps them.
 
@@ -15,25 +16,57 @@ struct Entry {
     group: u32,
     /// Session id.
     session: u32,
-    /// Set once it has ended (a zombie until reaped).
-    exit: Option<Exit>,
+    /// Set once it has ended (a zombie until reaped), with the CPU time
+    /// (user, system) it and its reaped children used.
+    exit: Option<(Exit, (u64, u64))>,
+    /// A stop not reported to a wait yet.
+    stop: Option<u8>,
+    /// A continue not reported to a wait yet.
+    continued: bool,
 }
 
-/// Which children a wait4 accepts.
+/// Which children a wait accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selector {
-    /// Any child (pid -1; process groups count as any until they exist).
+    /// Any child.
     Any,
     /// This pid.
     Pid(u32),
+    /// The children in this process group.
+    Group(u32),
+}
+
+/// Which changes a wait reports (WEXITED, WUNTRACED/WSTOPPED, WCONTINUED)
+/// and whether it leaves the child waitable (WNOWAIT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitFor {
+    /// Ends.
+    pub exited: bool,
+    /// Stops.
+    pub stopped: bool,
+    /// Continues.
+    pub continued: bool,
+    /// Report without consuming.
+    pub keep: bool,
+}
+
+/// What happened to a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// It ended (and used this CPU time, user and system, with its children).
+    Exited(Exit, (u64, u64)),
+    /// A signal stopped it.
+    Stopped(u8),
+    /// SIGCONT continued it.
+    Continued,
 }
 
 /// What a wait found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Waited {
-    /// This child ended and is reaped now.
-    Reaped(u32, Exit),
-    /// Children exist, none has ended yet.
+    /// This child changed (and, if it ended, is reaped now unless kept).
+    Found(u32, Change),
+    /// Such children exist, none has changed.
     Running,
     /// No such child.
     NoChild,
@@ -46,7 +79,7 @@ static TABLE: Mutex<BTreeMap<u32, Entry>> = Mutex::new(BTreeMap::new());
 pub fn add(pid: u32, parent: u32) {
     let mut table = TABLE.lock();
     let (group, session) = table.get(&parent).map_or((pid, pid), |p| (p.group, p.session));
-    table.insert(pid, Entry { parent, group, session, exit: None });
+    table.insert(pid, Entry { parent, group, session, exit: None, stop: None, continued: false });
 }
 
 /// getpgid(pid): ESRCH-worthy `None` when there is no such μprocess.
@@ -119,11 +152,19 @@ pub fn parent_of(pid: u32) -> u32 {
     TABLE.lock().get(&pid).map_or(0, |e| e.parent)
 }
 
-/// Records that `pid` ended; its children now belong to pid 1.
-pub fn exited(pid: u32, exit: Exit) {
+/// Records that `pid` ended after using `cpu` (user, system ns, its reaped
+/// children's included); its children now belong to pid 1. A parent that
+/// reaps automatically (SIGCHLD ignored) gets no zombie.
+pub fn exited(pid: u32, exit: Exit, cpu: (u64, u64), keep_zombie: bool) {
     let mut table = TABLE.lock();
-    if let Some(entry) = table.get_mut(&pid) {
-        entry.exit = Some(exit);
+    if keep_zombie {
+        if let Some(entry) = table.get_mut(&pid) {
+            entry.exit = Some((exit, cpu));
+            entry.stop = None;
+            entry.continued = false;
+        }
+    } else {
+        table.remove(&pid);
     }
     for entry in table.values_mut().filter(|e| e.parent == pid) {
         entry.parent = 1;
@@ -132,30 +173,72 @@ pub fn exited(pid: u32, exit: Exit) {
     // pid 1; they stay until it waits.
 }
 
-/// Looks for a child of `parent` that `selector` accepts and has ended,
-/// and reaps it.
-pub fn wait(parent: u32, selector: Selector) -> Waited {
+/// Records that a signal stopped `pid`.
+pub fn stopped(pid: u32, signal: u8) {
+    if let Some(entry) = TABLE.lock().get_mut(&pid) {
+        entry.stop = Some(signal);
+        entry.continued = false;
+    }
+}
+
+/// Records that SIGCONT continued `pid`.
+pub fn continued(pid: u32) {
+    if let Some(entry) = TABLE.lock().get_mut(&pid) {
+        entry.stop = None;
+        entry.continued = true;
+    }
+}
+
+/// Looks for a child of `parent` that `selector` accepts with a change
+/// `what` asks for, and consumes it (reaping an ended child) unless
+/// `what.keep`.
+pub fn wait(parent: u32, selector: Selector, what: WaitFor) -> Waited {
     let mut table = TABLE.lock();
     let mut has_child = false;
     let mut found = None;
     for (&pid, entry) in table.iter() {
-        let accepted = entry.parent == parent && (selector == Selector::Any || selector == Selector::Pid(pid));
-        if accepted {
-            has_child = true;
-            if let Some(exit) = entry.exit {
-                found = Some((pid, exit));
-                break;
+        let accepted = entry.parent == parent
+            && match selector {
+                Selector::Any => true,
+                Selector::Pid(wanted) => wanted == pid,
+                Selector::Group(group) => entry.group == group,
+            };
+        if !accepted {
+            continue;
+        }
+        has_child = true;
+        let change = match (entry.exit, entry.stop, entry.continued) {
+            (Some((exit, cpu)), _, _) if what.exited => Some(Change::Exited(exit, cpu)),
+            (None, Some(signal), _) if what.stopped => Some(Change::Stopped(signal)),
+            (None, None, true) if what.continued => Some(Change::Continued),
+            _ => None,
+        };
+        if let Some(change) = change {
+            found = Some((pid, change));
+            break;
+        }
+    }
+    let Some((pid, change)) = found else {
+        return if has_child { Waited::Running } else { Waited::NoChild };
+    };
+    if !what.keep {
+        match change {
+            Change::Exited(..) => {
+                table.remove(&pid);
+            }
+            Change::Stopped(_) => {
+                if let Some(entry) = table.get_mut(&pid) {
+                    entry.stop = None;
+                }
+            }
+            Change::Continued => {
+                if let Some(entry) = table.get_mut(&pid) {
+                    entry.continued = false;
+                }
             }
         }
     }
-    match found {
-        Some((pid, exit)) => {
-            table.remove(&pid);
-            Waited::Reaped(pid, exit)
-        }
-        None if has_child => Waited::Running,
-        None => Waited::NoChild,
-    }
+    Waited::Found(pid, change)
 }
 
 /// Pids of every μprocess that has not ended.

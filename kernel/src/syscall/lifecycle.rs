@@ -1,8 +1,9 @@
 //! Process creation and ending: clone (fork, vfork and clone for a new
 //! process), execve, wait4, getppid.
 
-use crate::process::table::{self, Selector, Waited};
-use crate::process::{Exit, Process};
+use crate::process::signals::{SigInfo, code};
+use crate::process::table::{self, Change, Selector, WaitFor, Waited};
+use crate::process::{Process, signal};
 use crate::syscall::Outcome;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -66,7 +67,11 @@ fn fork(p: &mut Process, flags: u64, stack: u64, parent_tid: UserAddr, tls: u64,
         exe: p.exe.clone(),
         cmdline: p.cmdline.clone(),
         environ: p.environ.clone(),
-        pending_signals: 0,
+        pending: Default::default(),
+        waited_signals: 0,
+        altstack: p.altstack,
+        cpu_timers: Default::default(),
+        cpu: Default::default(),
         suspended_mask: None,
     });
     child.context.x[0] = 0;
@@ -107,36 +112,130 @@ pub fn clone3(p: &mut Process, a: &SyscallArgs) -> Outcome {
     clone(p, &registers)
 }
 
-/// wait4(pid, wstatus, options, rusage).
-pub fn wait4(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    const WNOHANG: u64 = 1;
-    const KNOWN: u64 = WNOHANG | 2 | 8 | 0x4000_0000 | 0x8000_0000 | 0x2000_0000;
-    let (pid, status_at, options) = (a.i32(0), a.addr(1), a.u64(2));
-    if options & !KNOWN != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let selector = if pid > 0 { Selector::Pid(pid as u32) } else { Selector::Any };
-    match table::wait(p.pid, selector) {
+const WNOHANG: u64 = 1;
+const WUNTRACED: u64 = 2;
+const WEXITED: u64 = 4;
+const WCONTINUED: u64 = 8;
+const WNOWAIT: u64 = 0x0100_0000;
+/// __WNOTHREAD, __WALL, __WCLONE: accepted (every μprocess is one thread).
+const THREAD_OPTIONS: u64 = 0x2000_0000 | 0x4000_0000 | 0x8000_0000;
+
+/// Waits for a child change: `Ok(None)` when there is none and `nohang`;
+/// blocks (ERESTART) until one comes otherwise. A reaped child's CPU time
+/// joins the caller's children's.
+fn wait_for_child(p: &mut Process, selector: Selector, what: WaitFor, nohang: bool) -> Result<Option<(u32, Change)>, Errno> {
+    match table::wait(p.pid, selector, what) {
         Waited::NoChild => Err(Errno::ECHILD),
-        Waited::Running if options & WNOHANG != 0 => Ok(0),
+        Waited::Running if nohang => Ok(None),
         Waited::Running => {
             p.wakeup = crate::process::Wakeup::SignalOr(None);
             Err(Errno::ERESTART)
         }
-        Waited::Reaped(child, exit) => {
-            if !status_at.is_null() {
-                let status: u32 = match exit {
-                    Exit::Status(code) => u32::from(code) << 8,
-                    Exit::Signal(signal) => u32::from(signal),
-                };
-                p.space.write_u32(status_at, status)?;
+        Waited::Found(child, change) => {
+            if let (Change::Exited(_, (user, system)), false) = (change, what.keep) {
+                p.cpu.children_user += user;
+                p.cpu.children_system += system;
             }
-            if !a.addr(3).is_null() {
-                p.space.write_bytes(a.addr(3), &[0u8; 144])?;
-            }
-            Ok(u64::from(child))
+            Ok(Some((child, change)))
         }
     }
+}
+
+/// `struct rusage` with only the user and system times filled in.
+fn rusage(user_ns: u64, system_ns: u64) -> [u8; 144] {
+    let mut out = [0u8; 144];
+    for (at, ns) in [(0, user_ns), (16, system_ns)] {
+        out[at..at + 8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+        out[at + 8..at + 16].copy_from_slice(&(ns % 1_000_000_000 / 1000).to_le_bytes());
+    }
+    out
+}
+
+fn child_cpu(change: Change) -> (u64, u64) {
+    match change {
+        Change::Exited(_, cpu) => cpu,
+        Change::Stopped(_) | Change::Continued => (0, 0),
+    }
+}
+
+/// wait4(pid, wstatus, options, rusage): pid > 0 that child, -1 any, 0 the
+/// caller's process group, < -1 group -pid.
+pub fn wait4(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let (pid, status_at, options) = (a.i32(0), a.addr(1), a.u64(2));
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | THREAD_OPTIONS) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let selector = match pid {
+        -1 => Selector::Any,
+        0 => Selector::Group(table::group_of(p.pid).unwrap_or(p.pid)),
+        i32::MIN => return Err(Errno::ESRCH),
+        pid if pid < 0 => Selector::Group(pid.unsigned_abs()),
+        pid => Selector::Pid(pid as u32),
+    };
+    let what = WaitFor { exited: true, stopped: options & WUNTRACED != 0, continued: options & WCONTINUED != 0, keep: false };
+    let Some((child, change)) = wait_for_child(p, selector, what, options & WNOHANG != 0)? else {
+        return Ok(0);
+    };
+    if !status_at.is_null() {
+        let status = match change {
+            Change::Exited(exit, _) => exit.wait_status(),
+            Change::Stopped(signal) => u32::from(signal) << 8 | 0x7f,
+            Change::Continued => 0xffff,
+        };
+        p.space.write_u32(status_at, status)?;
+    }
+    if !a.addr(3).is_null() {
+        let (user, system) = child_cpu(change);
+        p.space.write_bytes(a.addr(3), &rusage(user, system))?;
+    }
+    Ok(u64::from(child))
+}
+
+/// waitid(idtype, id, infop, options, rusage): P_ALL, P_PID, P_PGID (0:
+/// the caller's group); the change is reported in a siginfo.
+pub fn waitid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    const P_ALL: u64 = 0;
+    const P_PID: u64 = 1;
+    const P_PGID: u64 = 2;
+    let (id_type, id, info_at, options) = (a.u64(0), a.i32(1), a.addr(2), a.u64(3));
+    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | THREAD_OPTIONS) != 0
+        || options & (WUNTRACED | WEXITED | WCONTINUED) == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let selector = match id_type {
+        P_ALL => Selector::Any,
+        P_PID if id > 0 => Selector::Pid(id as u32),
+        P_PGID if id == 0 => Selector::Group(table::group_of(p.pid).unwrap_or(p.pid)),
+        P_PGID if id > 0 => Selector::Group(id as u32),
+        _ => return Err(Errno::EINVAL),
+    };
+    let what = WaitFor {
+        exited: options & WEXITED != 0,
+        stopped: options & WUNTRACED != 0,
+        continued: options & WCONTINUED != 0,
+        keep: options & WNOWAIT != 0,
+    };
+    let found = wait_for_child(p, selector, what, options & WNOHANG != 0)?;
+    if !info_at.is_null() {
+        let info = match found {
+            Some((child, change)) => {
+                let (code, status) = match change {
+                    Change::Exited(exit, _) => exit.child_code(),
+                    Change::Stopped(signal) => (code::CLD_STOPPED, i32::from(signal)),
+                    Change::Continued => (code::CLD_CONTINUED, i32::from(signal::SIGCONT)),
+                };
+                *SigInfo::child(code, child, p.credentials.uid[0], status).bytes()
+            }
+            None => [0u8; 128],
+        };
+        p.space.write_bytes(info_at, &info)?;
+    }
+    if !a.addr(4).is_null() {
+        let (user, system) = found.map_or((0, 0), |(_, change)| child_cpu(change));
+        p.space.write_bytes(a.addr(4), &rusage(user, system))?;
+    }
+    Ok(0)
 }
 
 fn group_error(error: table::GroupError) -> Errno {

@@ -4,13 +4,15 @@
 //! With `morsel.strace=1` on the command line every call is logged with its
 //! arguments and result.
 //!
-//! One file per family: memory, process, time, info; files and devices are
+//! One file per family: memory, process (identity, limits), lifecycle
+//! (fork, exec, wait), signal, time, info; files and devices are
 //! posix-shim's, reached through [`crate::files`].
 
 mod info;
 mod lifecycle;
 mod memory;
 mod process;
+mod signal;
 mod time;
 
 use crate::process::{Event, Exit, Process};
@@ -117,6 +119,7 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::clone3 => lifecycle::clone3(p, a),
         S::execve => lifecycle::execve(p, a).into(),
         S::wait4 => lifecycle::wait4(p, a).into(),
+        S::waitid => lifecycle::waitid(p, a).into(),
         S::set_tid_address => process::set_tid_address(p, a).into(),
         S::set_robust_list => process::set_robust_list(a).into(),
         S::getuid => Ok(u64::from(p.credentials.uid[0])).into(),
@@ -138,17 +141,23 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::sched_getaffinity => process::sched_getaffinity(p, a).into(),
         S::sched_yield => Ok(0).into(),
         S::getcpu => process::getcpu(p, a).into(),
-        S::rt_sigaction => process::rt_sigaction(p, a).into(),
-        S::rt_sigprocmask => process::rt_sigprocmask(p, a).into(),
+        S::rt_sigaction => signal::rt_sigaction(p, a).into(),
+        S::rt_sigprocmask => signal::rt_sigprocmask(p, a).into(),
         S::rt_sigreturn => match crate::process::signals::sigreturn(p) {
             Ok(()) => Outcome::Resumed,
             Err(exit) => Outcome::Exit(exit),
         },
-        S::rt_sigsuspend => process::rt_sigsuspend(p, a).into(),
-        S::rt_sigpending => process::rt_sigpending(p, a).into(),
-        S::kill => crate::process::signals::kill(p, a.i32(0), a.u64(1).min(255) as u8).into(),
-        S::tkill => crate::process::signals::kill(p, a.i32(0), a.u64(1).min(255) as u8).into(),
-        S::tgkill => crate::process::signals::kill(p, a.i32(1), a.u64(2).min(255) as u8).into(),
+        S::rt_sigsuspend => signal::rt_sigsuspend(p, a).into(),
+        S::rt_sigpending => signal::rt_sigpending(p, a).into(),
+        S::rt_sigtimedwait => signal::rt_sigtimedwait(p, a).into(),
+        S::rt_sigqueueinfo => signal::rt_sigqueueinfo(p, a).into(),
+        S::rt_tgsigqueueinfo => signal::rt_tgsigqueueinfo(p, a).into(),
+        S::kill => signal::kill(p, a).into(),
+        S::tkill => signal::tkill(p, a).into(),
+        S::tgkill => signal::tgkill(p, a).into(),
+        S::sigaltstack => signal::sigaltstack(p, a).into(),
+        S::getitimer => signal::getitimer(p, a).into(),
+        S::setitimer => signal::setitimer(p, a).into(),
         S::uname => info::uname(p, a).into(),
         S::sysinfo => info::sysinfo(p, a).into(),
         S::getrandom => info::getrandom(p, a).into(),

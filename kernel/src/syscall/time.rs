@@ -23,9 +23,9 @@ const NANOS: u64 = 1_000_000_000;
 /// The coarse clocks' resolution: the tick.
 const COARSE_NS: u64 = NANOS / crate::platform::TICK_HZ;
 
-/// The clock's time in nanoseconds, for a μprocess that started at
-/// `started_ns` (monotonic).
-fn clock_ns(clock: u64, started_ns: u64) -> Result<u64, Errno> {
+/// The clock's time in nanoseconds, for a μprocess that has used `cpu_ns`
+/// of CPU time.
+fn clock_ns(clock: u64, cpu_ns: u64) -> Result<u64, Errno> {
     let uptime = timer::uptime_ns();
     let realtime = crate::platform::platform().realtime_at_boot_ns + uptime;
     Ok(match clock {
@@ -33,9 +33,7 @@ fn clock_ns(clock: u64, started_ns: u64) -> Result<u64, Errno> {
         CLOCK_REALTIME_COARSE => realtime - realtime % COARSE_NS,
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => uptime,
         CLOCK_MONOTONIC_COARSE => uptime - uptime % COARSE_NS,
-        // One μprocess at a time holds the CPU: its CPU time is the time
-        // since it started (per-process accounting comes with the scheduler).
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => uptime - started_ns.min(uptime),
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => cpu_ns,
         _ => return Err(Errno::EINVAL),
     })
 }
@@ -60,7 +58,8 @@ fn write_timespec(p: &mut Process, addr: UserAddr, ns: u64) -> Result<(), Errno>
     p.space.write_bytes(addr, &buf)
 }
 
-fn read_timespec(p: &Process, addr: UserAddr) -> Result<u64, Errno> {
+/// Reads a `struct timespec` as nanoseconds; EINVAL when out of range.
+pub fn read_timespec(p: &Process, addr: UserAddr) -> Result<u64, Errno> {
     let seconds = p.space.read_u64(addr)? as i64;
     let nanos = p.space.read_u64(addr.offset(8)?)? as i64;
     if seconds < 0 || !(0..NANOS as i64).contains(&nanos) {
@@ -71,7 +70,7 @@ fn read_timespec(p: &Process, addr: UserAddr) -> Result<u64, Errno> {
 
 /// clock_gettime(clock, tp).
 pub fn clock_gettime(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    let ns = clock_ns(a.u64(0), p.started_ns)?;
+    let ns = clock_ns(a.u64(0), p.cpu.user + p.cpu.system)?;
     write_timespec(p, a.addr(1), ns).map(|()| 0)
 }
 
@@ -132,13 +131,17 @@ pub fn clock_nanosleep(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     sleep_until(p, clock, deadline)
 }
 
-/// times(buf): clock ticks since boot; the process's user time is its
-/// lifetime (one μprocess at a time), system time zero.
+/// times(buf): clock ticks since boot; the caller's user and system time
+/// and its reaped children's.
 pub fn times(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    let ticks = timer::uptime_ns() / (NANOS / 100);
+    let tick = NANOS / posix_shim::procfs::USER_HZ;
+    let ticks = timer::uptime_ns() / tick;
     if !a.addr(0).is_null() {
         let mut buf = [0u8; 32];
-        buf[..8].copy_from_slice(&ticks.to_le_bytes());
+        let cpu = p.cpu;
+        for (i, ns) in [cpu.user, cpu.system, cpu.children_user, cpu.children_system].into_iter().enumerate() {
+            buf[8 * i..8 * i + 8].copy_from_slice(&(ns / tick).to_le_bytes());
+        }
         p.space.write_bytes(a.addr(0), &buf)?;
     }
     Ok(ticks)
