@@ -11,7 +11,8 @@ use posix_shim::Errno;
 use posix_shim::device::termios::{ECHO, ICANON, ICRNL, ISIG, ONLCR, OPOST, VEOF, VERASE, VINTR, VQUIT, VSUSP};
 use posix_shim::device::{CharDevices, Random, SetWhen, Termios, TtyReply, TtyRequest, Winsize};
 use posix_shim::fd::{FdTable, FileObject, OpenFile};
-use posix_shim::syscall::args::{OpenFlags, SyscallArgs};
+use posix_shim::syscall::args::{AtFlags, DirFd, OpenFlags, SyscallArgs};
+use posix_shim::user::UserAddr;
 use posix_shim::syscall::numbers::Sysno;
 use posix_shim::syscall::{FsContext, FsState, dispatch_fs};
 use posix_shim::vfs::{Clock, Credentials, DevNumber, NewNode, Timespec, Vfs};
@@ -182,45 +183,88 @@ pub fn absolute_path(cwd: &Arc<posix_shim::vfs::Inode>, path: &[u8]) -> Vec<u8> 
     path
 }
 
-/// The program execve(path) runs, as `p` finds it: an ELF file with
-/// `argv` unchanged, or for a `#!` script its interpreter with
-/// `argv` = interpreter, optional argument, path, then argv[1..].
-pub fn executable(p: &Process, path: &[u8], argv: Vec<Vec<u8>>) -> Result<(ProgramImage, Vec<Vec<u8>>), Errno> {
-    let image = read_executable(p, path)?;
-    let Some(line) = image.bytes.strip_prefix(b"#!") else {
-        return Ok((image, argv));
-    };
-    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len()).min(255)];
-    let text = line.trim_ascii();
-    let (interpreter, argument) = match text.iter().position(|b| b.is_ascii_whitespace()) {
-        Some(at) => (&text[..at], Some(text[at..].trim_ascii())),
-        None => (text, None),
-    };
-    if interpreter.is_empty() {
-        return Err(Errno::ENOEXEC);
-    }
-    let mut new_argv = alloc::vec![interpreter.to_vec()];
-    new_argv.extend(argument.filter(|a| !a.is_empty()).map(<[u8]>::to_vec));
-    new_argv.push(path.to_vec());
-    new_argv.extend(argv.into_iter().skip(1));
-    let image = read_executable(p, interpreter)?;
-    if image.bytes.starts_with(b"#!") {
-        return Err(Errno::ELOOP);
-    }
-    Ok((image, new_argv))
+/// What execve runs, as found from its arguments.
+#[derive(Debug)]
+pub struct Executable {
+    /// The ELF file to load (the last interpreter, for a script).
+    pub image: ProgramImage,
+    /// The arguments: as given, or for a script its interpreter, optional
+    /// argument, the script's path, then the arguments after the first.
+    pub argv: Vec<Vec<u8>>,
+    /// The name exec was given (AT_EXECFN, the command name): the path, or
+    /// `/dev/fd/N[/path]` for a descriptor.
+    pub path: Vec<u8>,
+    /// The canonical path of the ELF file (/proc/PID/exe).
+    pub exe: Vec<u8>,
 }
 
-/// An executable regular file at `path` (from `p`'s cwd), which `p` may
-/// execute: EACCES for directories, other file types and files without an
-/// execute bit.
-fn read_executable(p: &Process, path: &[u8]) -> Result<ProgramImage, Errno> {
-    let vfs = vfs();
-    let start = if path.starts_with(b"/") { vfs.root() } else { p.files.fs.cwd.clone() };
-    let inode = vfs.lookup(&start, path, true, &p.credentials.for_files())?;
-    let metadata = inode.metadata();
-    if metadata.file_type != posix_shim::vfs::FileType::Regular || metadata.perm & 0o111 == 0 {
+/// `#!` nesting Linux allows (BINPRM_MAX_RECURSION): a script's
+/// interpreter may itself be a script, four levels deep.
+const MAX_SCRIPT_DEPTH: usize = 4;
+
+/// The program execveat(dirfd, path, flags) runs for `p`: the file `path`
+/// names from `dirfd` (the descriptor itself with AT_EMPTY_PATH and an empty
+/// path; ELOOP for a final symlink with AT_SYMLINK_NOFOLLOW), which `p` may
+/// execute. A `#!` script runs its interpreter, found from the cwd.
+pub fn executable(p: &mut Process, dirfd: DirFd, path_at: UserAddr, flags: AtFlags, argv: Vec<Vec<u8>>) -> Result<Executable, Errno> {
+    use posix_shim::user::UserMemory;
+    if !(flags & !(AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW)).is_empty() {
+        return Err(Errno::EINVAL);
+    }
+    let given = p.space.read_path(path_at)?;
+    let inode = with_files(p, |ctx, mem| ctx.resolve_at(mem, dirfd, path_at, flags, true))?;
+    if flags.contains(AtFlags::SYMLINK_NOFOLLOW) && inode.file_type() == posix_shim::vfs::FileType::Symlink {
+        return Err(Errno::ELOOP);
+    }
+    let path = match (dirfd, given.is_empty() || given.starts_with(b"/")) {
+        (DirFd::Fd(fd), _) if given.is_empty() => alloc::format!("/dev/fd/{fd}").into_bytes(),
+        (DirFd::Fd(fd), false) => [alloc::format!("/dev/fd/{fd}/").as_bytes(), &given].concat(),
+        _ => given,
+    };
+    let mut image = executable_image(p, inode)?;
+    let mut argv = argv;
+    let mut exe = match p.files.fs.cwd.clone() {
+        cwd if path.starts_with(b"/dev/fd/") => vfs().path_of(&image.file).unwrap_or_else(|_| absolute_path(&cwd, &path)),
+        cwd => absolute_path(&cwd, &path),
+    };
+    let mut script = path.clone();
+    for depth in 0..=MAX_SCRIPT_DEPTH {
+        let Some(line) = image.bytes.strip_prefix(b"#!") else {
+            return Ok(Executable { image, argv, path, exe });
+        };
+        if depth == MAX_SCRIPT_DEPTH {
+            break;
+        }
+        let line = line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len()).min(255)].to_vec();
+        let text = line.trim_ascii();
+        let (interpreter, argument) = match text.iter().position(|b| b.is_ascii_whitespace()) {
+            Some(at) => (&text[..at], Some(text[at..].trim_ascii())),
+            None => (text, None),
+        };
+        if interpreter.is_empty() {
+            return Err(Errno::ENOEXEC);
+        }
+        let mut new_argv = alloc::vec![interpreter.to_vec()];
+        new_argv.extend(argument.filter(|a| !a.is_empty()).map(<[u8]>::to_vec));
+        new_argv.push(script);
+        new_argv.extend(argv.into_iter().skip(1));
+        argv = new_argv;
+        let start = if interpreter.starts_with(b"/") { vfs().root() } else { p.files.fs.cwd.clone() };
+        let inode = vfs().lookup(&start, interpreter, true, &p.credentials.for_files())?;
+        exe = absolute_path(&p.files.fs.cwd, interpreter);
+        script = interpreter.to_vec();
+        image = executable_image(p, inode)?;
+    }
+    Err(Errno::ELOOP)
+}
+
+/// `inode` as a program `p` may execute: EACCES for directories, other file
+/// types and files `p` may not execute.
+fn executable_image(p: &Process, inode: Arc<posix_shim::vfs::Inode>) -> Result<ProgramImage, Errno> {
+    if inode.file_type() != posix_shim::vfs::FileType::Regular {
         return Err(Errno::EACCES);
     }
+    vfs().check_access(&inode, posix_shim::vfs::Access::EXEC, &p.credentials.for_files())?;
     ProgramImage::of(inode)
 }
 
@@ -474,33 +518,92 @@ fn with_files<T>(p: &mut Process, call: impl FnOnce(&mut FsContext<'_>, &mut dyn
     call(&mut ctx, &mut p.space)
 }
 
-/// ppoll(fds, n, timeout, sigmask, size) (AArch64 has no poll): blocks
-/// (the call runs again) until a descriptor is ready or the timeout, kept
-/// in the μprocess, passes. The signal mask waits for signal delivery.
+/// ppoll(fds, n, timeout, sigmask, size) (AArch64 has no poll).
 pub fn ppoll(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    use posix_shim::user::UserMemory;
-    let timeout_ns = if a.addr(2).is_null() {
+    let mask = if a.addr(3).is_null() {
         None
+    } else if a.u64(4) != 8 {
+        return Err(Errno::EINVAL);
     } else {
-        let seconds = p.space.read_u64(a.addr(2))? as i64;
-        let nanos = p.space.read_u64(a.addr(2).offset(8)?)? as i64;
-        if seconds < 0 || !(0..1_000_000_000).contains(&nanos) {
-            return Err(Errno::EINVAL);
-        }
-        Some((seconds as u64).saturating_mul(1_000_000_000).saturating_add(nanos as u64))
-    };
-    let now = arch_morello::timer::uptime_ns();
-    let may_wait = match timeout_ns {
-        None => true,
-        Some(0) => false,
-        Some(ns) => now < *p.sleep_deadline.get_or_insert(now.saturating_add(ns)),
+        Some(a.addr(3))
     };
     let (fds, count) = (a.addr(0), a.u64(1));
-    let result = with_files(p, |ctx, mem| posix_shim::syscall::poll::poll(ctx, mem, fds, count, may_wait));
-    if result != Err(Errno::ERESTART) {
-        p.sleep_deadline = None;
+    wait_until_ready(p, a.addr(2), mask, |ctx, mem, may_wait| posix_shim::syscall::poll::poll(ctx, mem, fds, count, may_wait)).0
+}
+
+/// pselect6(nfds, readfds, writefds, exceptfds, timeout, sigmask) (select
+/// too, through glibc): the timeout left is written back.
+pub fn pselect6(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    use posix_shim::user::UserMemory;
+    // The sixth argument points to { const sigset_t *ss; size_t ss_len; }.
+    let mask = if a.addr(5).is_null() {
+        None
+    } else {
+        let set = p.space.read_u64(a.addr(5))?;
+        let len = p.space.read_u64(a.addr(5).offset(8)?)?;
+        match (set, len) {
+            (0, _) => None,
+            (set, 8) => Some(UserAddr::new(set)),
+            _ => return Err(Errno::EINVAL),
+        }
+    };
+    let (nfds, sets) = (a.i32(0), [a.addr(1), a.addr(2), a.addr(3)]);
+    let (result, left) = wait_until_ready(p, a.addr(4), mask, |ctx, mem, may_wait| {
+        posix_shim::syscall::poll::select(ctx, mem, nfds, sets, may_wait)
+    });
+    if let Some(left) = left {
+        let mut timespec = [0u8; 16];
+        timespec[..8].copy_from_slice(&(left / 1_000_000_000).to_le_bytes());
+        timespec[8..].copy_from_slice(&(left % 1_000_000_000).to_le_bytes());
+        p.space.write_bytes(a.addr(4), &timespec)?;
     }
     result
+}
+
+/// The waiting shared by ppoll and pselect6: `check(ctx, mem, may_wait)`
+/// runs until something is ready or the timeout at `timeout_at` (none if
+/// null; kept in the μprocess across retries) passes, with the signal mask
+/// at `mask` in place meanwhile (restored when the call ends, or by the
+/// return of a handler that interrupted it). Returns the result and, once
+/// the call ended with a timeout given, the time that was left of it.
+fn wait_until_ready(
+    p: &mut Process,
+    timeout_at: UserAddr,
+    mask: Option<UserAddr>,
+    check: impl FnOnce(&mut FsContext<'_>, &mut dyn posix_shim::user::UserMemory, bool) -> Result<u64, Errno>,
+) -> (Result<u64, Errno>, Option<u64>) {
+    use posix_shim::user::UserMemory;
+    let timeout_ns = match timeout_at.is_null() {
+        true => None,
+        false => match crate::syscall::read_timespec(p, timeout_at) {
+            Ok(ns) => Some(ns),
+            Err(e) => return (Err(e), None),
+        },
+    };
+    if let Some(mask) = mask {
+        let mask = match p.space.read_u64(mask) {
+            Ok(mask) => mask,
+            Err(e) => return (Err(e), None),
+        };
+        if p.suspended_mask.is_none() {
+            p.suspended_mask = Some(p.signal_mask);
+        }
+        p.signal_mask = mask & !crate::process::signals::UNBLOCKABLE;
+    }
+    let now = arch_morello::timer::uptime_ns();
+    let deadline = timeout_ns.map(|ns| *p.sleep_deadline.get_or_insert(now.saturating_add(ns)));
+    let may_wait = deadline.is_none_or(|d| now < d);
+    let result = with_files(p, |ctx, mem| check(ctx, mem, may_wait));
+    if result == Err(Errno::ERESTART) {
+        p.wakeup = crate::process::Wakeup::Anything;
+        return (result, None);
+    }
+    if let Some(saved) = p.suspended_mask.take() {
+        p.signal_mask = saved;
+    }
+    p.sleep_deadline = None;
+    let left = deadline.map(|d| d.saturating_sub(arch_morello::timer::uptime_ns()));
+    (result, left)
 }
 
 /// File system calls, handled by posix-shim against this μprocess's files.

@@ -35,6 +35,8 @@ pub enum FileObject {
     /// A synthetic file (/proc, /sys) with the content generated when it
     /// was opened, read with offsets as a `seq_file`.
     Generated(Arc<Inode>, Arc<[u8]>),
+    /// An eventfd (with an anonymous inode, for fstat).
+    EventFd(Arc<Inode>, Arc<crate::eventfd::EventFd>),
 }
 
 impl FileObject {
@@ -46,7 +48,8 @@ impl FileObject {
             | FileObject::Device(i, _)
             | FileObject::Path(i)
             | FileObject::Pipe(i, _)
-            | FileObject::Generated(i, _) => i,
+            | FileObject::Generated(i, _)
+            | FileObject::EventFd(i, _) => i,
         }
     }
 }

@@ -9,6 +9,7 @@
 //!   kernel reports;
 //! - [`cpio`]: unpacking an initramfs into it;
 //! - [`fd`]: open file descriptions and descriptor tables;
+//! - [`eventfd`]: eventfd counters;
 //! - [`device`]: character devices (the built-in memory devices and the
 //!   interface to the kernel's drivers).
 //!
@@ -23,6 +24,7 @@ extern crate std;
 pub mod cpio;
 pub mod device;
 mod errno;
+pub mod eventfd;
 pub mod fd;
 pub mod pipe;
 pub mod procfs;

@@ -58,6 +58,7 @@ pub fn publish(p: &Process) {
             let target = match file.object() {
                 FileObject::Device(_, dev) if *dev == posix_shim::vfs::DevNumber::CONSOLE => b"/dev/console".to_vec(),
                 FileObject::Device(_, _) => b"/dev/tty".to_vec(),
+                FileObject::EventFd(..) => b"anon_inode:[eventfd]".to_vec(),
                 // Open files do not remember their path yet: directories
                 // show theirs, other files their inode.
                 FileObject::MemDevice(inode, _)

@@ -404,10 +404,12 @@ impl Process {
     /// files less the close-on-exec ones, cwd, credentials, signal mask and
     /// ignored signals stay; handled signals go back to their default. On
     /// error nothing has changed.
-    pub fn exec(&mut self, path: &[u8], exe: &ProgramImage, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
+    pub fn exec(&mut self, found: crate::files::Executable, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
+        let crate::files::Executable { image: exe, argv, path, exe: exe_path } = found;
+        let path = path.as_slice();
         let (cmdline, environ) = (nul_joined(&argv), nul_joined(&envp));
-        let image = load_image(path, exe, argv, envp, &self.credentials, &mut crate::files::read_interpreter)?;
-        self.exe = crate::files::absolute_path(&self.files.fs.cwd, path);
+        let image = load_image(path, &exe, argv, envp, &self.credentials, &mut crate::files::read_interpreter)?;
+        self.exe = exe_path;
         self.cmdline = cmdline;
         self.environ = environ;
         self.space = image.space;
@@ -573,11 +575,16 @@ impl Process {
 
     /// A handled or fatal `signal` arrived while a call waited: the call
     /// ends with EINTR, or runs again after the handler with SA_RESTART
-    /// (never rt_sigsuspend, which exists to be interrupted).
+    /// (never the waits Linux always interrupts: sigsuspend, ppoll, pselect,
+    /// sigtimedwait, the sleeps).
     fn interrupt_blocked_call(&mut self, signal: u8) {
         let [handler, flags, _, _] = self.signal_actions[usize::from(signal) - 1];
-        let sigsuspend = self.context.x[8] == posix_shim::syscall::numbers::Sysno::rt_sigsuspend as u64;
-        if handler > 1 && flags & 0x1000_0000 != 0 && !sigsuspend {
+        use posix_shim::syscall::numbers::Sysno;
+        // Linux never restarts these after a handler (ERESTARTNOHAND).
+        let never_restarted = [Sysno::rt_sigsuspend, Sysno::ppoll, Sysno::pselect6, Sysno::rt_sigtimedwait, Sysno::nanosleep, Sysno::clock_nanosleep]
+            .iter()
+            .any(|&call| self.context.x[8] == call as u64);
+        if handler > 1 && flags & 0x1000_0000 != 0 && !never_restarted {
             self.context.pc -= 4;
         } else {
             self.context.x[0] = Errno::EINTR.as_return_value();

@@ -8,7 +8,7 @@ use crate::syscall::Outcome;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use posix_shim::Errno;
-use posix_shim::syscall::args::SyscallArgs;
+use posix_shim::syscall::args::{AtFlags, DirFd, SyscallArgs};
 use posix_shim::user::{UserAddr, UserMemory};
 
 const CSIGNAL: u64 = 0xff;
@@ -302,13 +302,19 @@ fn read_string_array(p: &Process, at: UserAddr) -> Result<Vec<Vec<u8>>, Errno> {
 /// signals stay; handled signals return to their default. `#!` scripts run
 /// their interpreter with its optional argument.
 pub fn execve(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    let path = p.space.read_path(a.addr(0))?;
-    if path.is_empty() {
-        return Err(Errno::ENOENT);
-    }
-    let argv = read_string_array(p, a.addr(1))?;
-    let envp = read_string_array(p, a.addr(2))?;
-    let (image, argv) = crate::files::executable(p, &path, argv)?;
-    p.exec(&path, &image, argv, envp)?;
+    exec(p, DirFd::Cwd, a.addr(0), AtFlags::empty(), a.addr(1), a.addr(2))
+}
+
+/// execveat(dirfd, path, argv, envp, flags): as execve, with the path found
+/// from `dirfd` (AT_EMPTY_PATH: the descriptor itself, as fexecve uses).
+pub fn execveat(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    exec(p, a.dirfd(0), a.addr(1), a.at_flags(4), a.addr(2), a.addr(3))
+}
+
+fn exec(p: &mut Process, dirfd: DirFd, path: UserAddr, flags: AtFlags, argv: UserAddr, envp: UserAddr) -> Result<u64, Errno> {
+    let argv = read_string_array(p, argv)?;
+    let envp = read_string_array(p, envp)?;
+    let found = crate::files::executable(p, dirfd, path, flags, argv)?;
+    p.exec(found, envp)?;
     Ok(0)
 }

@@ -94,7 +94,8 @@ pub fn mmap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 /// munmap(addr, length).
 pub fn munmap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let (start, len) = (a.u64(0), a.u64(1));
-    if start % PAGE != 0 || len == 0 {
+    let top = crate::process::space::USER_TOP;
+    if start % PAGE != 0 || len == 0 || start >= top || len > top - start {
         return Err(Errno::EINVAL);
     }
     p.space.unmap(start, pages(len)?).map(|()| 0)

@@ -15,6 +15,8 @@ mod process;
 mod signal;
 mod time;
 
+pub use time::read_timespec;
+
 use crate::process::{Event, Exit, Process};
 use alloc::collections::BTreeSet;
 use posix_shim::Errno;
@@ -118,6 +120,7 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::clone => lifecycle::clone(p, a),
         S::clone3 => lifecycle::clone3(p, a),
         S::execve => lifecycle::execve(p, a).into(),
+        S::execveat => lifecycle::execveat(p, a).into(),
         S::wait4 => lifecycle::wait4(p, a).into(),
         S::waitid => lifecycle::waitid(p, a).into(),
         S::set_tid_address => process::set_tid_address(p, a).into(),
@@ -168,6 +171,7 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::clock_nanosleep => time::clock_nanosleep(p, a).into(),
         S::times => time::times(p, a).into(),
         S::ppoll => crate::files::ppoll(p, a).into(),
+        S::pselect6 => crate::files::pselect6(p, a).into(),
         S::openat | S::openat2 | S::readlinkat => {
             // /proc/self shows the caller as it is now, not as the scheduler
             // last published it.

@@ -51,7 +51,7 @@ fn positioning(file: &OpenFile) -> Positioning {
     match file.object() {
         FileObject::Inode(_) | FileObject::Path(_) | FileObject::Generated(..) => Positioning::Offset,
         FileObject::MemDevice(..) => Positioning::Ignored,
-        FileObject::Device(..) | FileObject::Pipe(..) => Positioning::Stream,
+        FileObject::Device(..) | FileObject::Pipe(..) | FileObject::EventFd(..) => Positioning::Stream,
     }
 }
 
@@ -65,6 +65,7 @@ pub(crate) fn read_object(ctx: &mut FsContext<'_>, file: &OpenFile, buf: &mut [u
             ctx.devices.read(*dev, buf, nonblocking)
         }
         FileObject::Pipe(_, end) => end.read(buf, file.flags().contains(super::args::OpenFlags::NONBLOCK)),
+        FileObject::EventFd(_, counter) => counter.read(buf, file.flags().contains(super::args::OpenFlags::NONBLOCK)),
         FileObject::Generated(_, data) => {
             let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
             let n = buf.len().min(data.len() - start);
@@ -83,6 +84,7 @@ pub(crate) fn write_object(ctx: &mut FsContext<'_>, file: &OpenFile, data: &[u8]
         FileObject::MemDevice(_, dev) => dev.write(data.len()).map(|n| (n, 0)),
         FileObject::Device(_, dev) => ctx.devices.write(*dev, data).map(|n| (n, 0)),
         FileObject::Pipe(_, end) => end.write(data, file.flags().contains(super::args::OpenFlags::NONBLOCK)).map(|n| (n, 0)),
+        FileObject::EventFd(_, counter) => counter.write(data, file.flags().contains(super::args::OpenFlags::NONBLOCK)).map(|n| (n, 0)),
         // Morsel's /proc and /sys files take no writes (Linux: EINVAL
         // without a write method).
         FileObject::Generated(..) => Err(Errno::EINVAL),

@@ -93,7 +93,7 @@ impl FsContext<'_> {
     /// Resolves an `*at` path argument: `AT_EMPTY_PATH` with an empty path
     /// names `dirfd` itself; `AT_SYMLINK_NOFOLLOW` (or `follow == false`)
     /// leaves a final symlink unfollowed.
-    pub(crate) fn resolve_at(&self, mem: &dyn UserMemory, dirfd: DirFd, path: UserAddr, flags: AtFlags, follow: bool) -> Result<Arc<Inode>, Errno> {
+    pub fn resolve_at(&self, mem: &dyn UserMemory, dirfd: DirFd, path: UserAddr, flags: AtFlags, follow: bool) -> Result<Arc<Inode>, Errno> {
         let path = mem.read_path(path)?;
         if path.is_empty() {
             return if flags.contains(AtFlags::EMPTY_PATH) { self.dirfd_inode(dirfd) } else { Err(Errno::ENOENT) };
@@ -142,6 +142,7 @@ pub fn dispatch_fs(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, sysno: Sys
         Sysno::fchown => a.fd(0).and_then(|fd| fs::fchown(ctx, fd, a.u32(1), a.u32(2))),
         Sysno::fchownat => fs::fchownat(ctx, mem, a.dirfd(0), a.addr(1), a.u32(2), a.u32(3), a.at_flags(4)),
         Sysno::pipe2 => pipe::pipe2(ctx, mem, a.addr(0), a.open_flags(1)),
+        Sysno::eventfd2 => pipe::eventfd2(ctx, a.u32(0), a.u32(1)),
         Sysno::getxattr => xattr::get(ctx, mem, xattr::Target::Path(a.addr(0)), a.addr(1)),
         Sysno::lgetxattr => xattr::get(ctx, mem, xattr::Target::LinkPath(a.addr(0)), a.addr(1)),
         Sysno::fgetxattr => a.fd(0).and_then(|fd| xattr::get(ctx, mem, xattr::Target::Fd(fd), a.addr(1))),

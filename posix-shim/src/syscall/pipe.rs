@@ -1,4 +1,4 @@
-//! pipe2: a new pipe's two descriptors.
+//! pipe2 and eventfd2: new pipes and eventfds.
 
 use alloc::sync::Arc;
 
@@ -38,4 +38,20 @@ pub fn pipe2(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, fds: UserAddr, f
         return Err(e);
     }
     Ok(0)
+}
+
+/// EFD_SEMAPHORE.
+const EFD_SEMAPHORE: u32 = 1;
+
+/// `eventfd2(initval, flags)`: flags EFD_CLOEXEC, EFD_NONBLOCK (the
+/// O_ values) and EFD_SEMAPHORE.
+pub fn eventfd2(ctx: &mut FsContext<'_>, initial: u32, flags: u32) -> Result<u64, Errno> {
+    let open_flags = OpenFlags::from_bits_retain(flags & !EFD_SEMAPHORE);
+    if !(OpenFlags::CLOEXEC | OpenFlags::NONBLOCK).contains(open_flags) {
+        return Err(Errno::EINVAL);
+    }
+    let counter = crate::eventfd::EventFd::new(initial, flags & EFD_SEMAPHORE != 0);
+    let object = FileObject::EventFd(ctx.vfs.anonymous_fifo(ctx.cred), Arc::new(counter));
+    let file = OpenFile::new(object, (open_flags & OpenFlags::NONBLOCK) | OpenFlags::RDWR);
+    ctx.fds.insert(file, open_flags.contains(OpenFlags::CLOEXEC)).map(|fd| u64::from(fd.raw() as u32))
 }

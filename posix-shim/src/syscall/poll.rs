@@ -1,4 +1,4 @@
-//! poll and ppoll: which descriptors are ready. Regular files, directories
+//! poll, ppoll and select: which descriptors are ready. Regular files, directories
 //! and memory devices always are; pipes and driver devices as their state
 //! says. When nothing is ready and the timeout allows waiting, the call
 //! returns `ERESTART` and the kernel runs it again later (the kernel keeps
@@ -41,6 +41,10 @@ fn ready(ctx: &FsContext<'_>, fd: i32, wanted: u16) -> u16 {
                 | (if hangup { POLLHUP } else { 0 })
                 | (if error { POLLERR } else { 0 })
         }
+        FileObject::EventFd(_, counter) => {
+            let (readable, writable) = counter.poll();
+            (if readable { input } else { 0 }) | (if writable { output } else { 0 })
+        }
         FileObject::Device(_, dev) => (if ctx.devices.readable(*dev) { input } else { 0 }) | output,
         FileObject::Path(_) => POLLNVAL,
         _ => input | output,
@@ -72,4 +76,63 @@ pub fn poll(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, fds: UserAddr, co
     }
     mem.write_bytes(fds, &raw)?;
     Ok(ready_count)
+}
+
+/// The events select counts as readable, writable and exceptional.
+const SELECT_EVENTS: [u16; 3] = [POLLIN | POLLRDNORM | POLLHUP | POLLERR, POLLOUT | POLLWRNORM | POLLERR, POLLPRI];
+
+/// select's work on the `fd_set`s at `sets` (read, write, except; null
+/// ones skipped) for descriptors below `nfds`: keeps the ready ones in the
+/// sets and returns how many bits are set; EBADF for a descriptor that is
+/// not open, `Err(ERESTART)` when none is ready and `may_wait` (the sets
+/// are left as they were).
+pub fn select(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, nfds: i32, sets: [UserAddr; 3], may_wait: bool) -> Result<u64, Errno> {
+    if nfds < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let nfds = (nfds as usize).min(MAX_POLL_FDS as usize);
+    let words = nfds.div_ceil(64);
+    let mut wanted = [alloc::vec![0u64; words], alloc::vec![0u64; words], alloc::vec![0u64; words]];
+    for (set, at) in wanted.iter_mut().zip(sets) {
+        if at.is_null() {
+            continue;
+        }
+        let mut raw = alloc::vec![0u8; words * 8];
+        mem.read_bytes(at, &mut raw)?;
+        for (word, bytes) in set.iter_mut().zip(raw.chunks_exact(8)) {
+            *word = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
+        }
+        if let Some(last) = set.last_mut().filter(|_| nfds % 64 != 0) {
+            *last &= (1u64 << (nfds % 64)) - 1;
+        }
+    }
+    let mut found = [alloc::vec![0u64; words], alloc::vec![0u64; words], alloc::vec![0u64; words]];
+    let mut count = 0u64;
+    for fd in 0..nfds {
+        let (word, bit) = (fd / 64, 1u64 << (fd % 64));
+        let asked: [bool; 3] = core::array::from_fn(|i| wanted[i][word] & bit != 0);
+        if !asked.contains(&true) {
+            continue;
+        }
+        let state = ready(ctx, fd as i32, POLLIN | POLLOUT | POLLPRI);
+        if state & POLLNVAL != 0 {
+            return Err(Errno::EBADF);
+        }
+        for i in 0..3 {
+            if asked[i] && state & SELECT_EVENTS[i] != 0 {
+                found[i][word] |= bit;
+                count += 1;
+            }
+        }
+    }
+    if count == 0 && may_wait {
+        return Err(Errno::ERESTART);
+    }
+    for (set, at) in found.iter().zip(sets) {
+        if !at.is_null() {
+            let raw: alloc::vec::Vec<u8> = set.iter().flat_map(|w| w.to_le_bytes()).collect();
+            mem.write_bytes(at, &raw)?;
+        }
+    }
+    Ok(count)
 }
