@@ -144,7 +144,7 @@ fn run_reference(image_root: &Path, data: &Path, argv: &[String]) -> Result<Run,
 }
 
 fn run_morsel(kernel: &Path, initrd: &Path, argv: &[String]) -> Result<Run, String> {
-    let (output, status) = crate::qemu::run_program(kernel, initrd, argv, "/data")?;
+    let (output, status) = crate::qemu::run_program(kernel, initrd, argv, "/data", crate::qemu::PROGRAM_MEMORY_MIB)?;
     Ok(Run { output, status })
 }
 
@@ -187,7 +187,8 @@ fn fresh_copy(data: &Path, scratch: &Path) -> Result<PathBuf, String> {
 /// `# pending: REASON` is skipped and says why. The reference needs exec of AArch64
 /// programs (sh runs applets through /proc/self/exe), so it runs inside a
 /// user and mount namespace with a private binfmt_misc registration of
-/// qemu-user-static, chrooted into a copy of the image.
+/// qemu-user-static, chrooted into a copy of the image (see
+/// [`reference_command`]).
 pub fn check_scripts(kernel: &Path) -> Result<Tally, String> {
     let root = crate::repo_root();
     let (data, scripts_dir) = (root.join("tests/data"), root.join("tests/scripts"));
@@ -197,7 +198,6 @@ pub fn check_scripts(kernel: &Path) -> Result<Tally, String> {
     ];
     let initrd = image::build_image("busybox", &[], &additions)?;
     let image_root = root.join("target/images/busybox/root");
-    crate::toolchain::require_program("qemu-aarch64-static", "qemu-user-static")?;
     let mut scripts: Vec<String> = std::fs::read_dir(&scripts_dir)
         .map_err(|e| format!("{}: {e}", scripts_dir.display()))?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -227,8 +227,9 @@ pub fn check_scripts(kernel: &Path) -> Result<Tally, String> {
     Ok(tally)
 }
 
-/// A fresh copy of the image (which holds /data and /scripts), for one script.
-fn reference_root(image_root: &Path, scratch: &Path) -> Result<PathBuf, String> {
+/// A fresh copy of an image's staging tree (for the scripts, one that holds
+/// /data and /scripts), for one reference run: `scratch/root`.
+pub fn reference_root(image_root: &Path, scratch: &Path) -> Result<PathBuf, String> {
     let _ = std::fs::remove_dir_all(scratch);
     std::fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
     let chroot = scratch.join("root");
@@ -241,17 +242,14 @@ fn reference_root(image_root: &Path, scratch: &Path) -> Result<PathBuf, String> 
 
 /// Runs `sh /scripts/SCRIPT` from /data in `chroot` on the host kernel.
 fn run_reference_script(chroot: &Path, script: &str) -> Result<Run, String> {
-    let registration = "/usr/lib/binfmt.d/qemu-aarch64.conf";
-    let environment: Vec<String> = ENVIRONMENT.iter().rev().map(|(k, v)| format!("{k}={v}")).collect();
-    let inner = format!(
-        "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && cat {registration} > /proc/sys/fs/binfmt_misc/register \
-         && mount --rbind /proc {root}/proc && mount --rbind /dev {root}/dev && cd {root}/data && exec env -i {env} chroot {root} /bin/busybox sh -c 'cd /data && exec /bin/busybox sh /scripts/{script}'",
-        root = chroot.display(),
-        env = environment.join(" "),
-    );
+    let argv = [
+        "/bin/busybox".to_string(),
+        "sh".to_string(),
+        "-c".to_string(),
+        format!("cd /data && exec /bin/busybox sh /scripts/{script}"),
+    ];
     let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
-    let mut child = Command::new("unshare")
-        .args(["--map-root-user", "--mount", "--fork", "sh", "-c", &inner])
+    let mut child = reference_command(chroot, &reference_environment(), &argv)?
         .stdin(Stdio::null())
         .stdout(writer.try_clone().map_err(|e| e.to_string())?)
         .stderr(writer)
@@ -261,6 +259,54 @@ fn run_reference_script(chroot: &Path, script: &str) -> Result<Run, String> {
     std::io::Read::read_to_end(&mut &reader, &mut output).map_err(|e| e.to_string())?;
     let status = child.wait().map_err(|e| e.to_string())?;
     Ok(Run { output, status: status.code().unwrap_or(-1) })
+}
+
+/// Morsel's environment for its first μprocess as `NAME=VALUE` words for a
+/// reference run: reversed, because qemu-user hands its environment to the
+/// guest in reverse order.
+pub fn reference_environment() -> Vec<String> {
+    ENVIRONMENT.iter().rev().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+/// Where Debian's qemu-user-static keeps its binfmt_misc registration (its
+/// interpreter is opened at registration: the `F` flag, so it works from
+/// inside a chroot).
+const BINFMT_REGISTRATION: &str = "/usr/lib/binfmt.d/qemu-aarch64.conf";
+
+/// A command that runs `argv` (an AArch64 program in `chroot` and its
+/// arguments) on the host kernel the way the reference runs programs that
+/// exec other AArch64 programs: in a new user, mount and pid namespace with
+/// a private binfmt_misc registration of qemu-user-static (so that the
+/// kernel's execve of an AArch64 file starts qemu-user), a fresh /proc and
+/// the host's /dev in `chroot`, chrooted there (the working directory is its
+/// `/`), with exactly `environment`. The namespace's first process is a
+/// shell that waits for the program: the program is never the pid
+/// namespace's init (for which Linux ignores signals with default actions),
+/// the exit status is the shell's (128 + N for a program killed by signal
+/// N), and killing the returned command's process (`unshare`) kills
+/// everything left in the namespace. The caller sets stdio and spawns it.
+pub fn reference_command(chroot: &Path, environment: &[String], argv: &[String]) -> Result<Command, String> {
+    crate::toolchain::require_program("qemu-aarch64-static", "qemu-user-static")?;
+    crate::toolchain::require_program("unshare", "util-linux")?;
+    let root = shell_quote(&chroot.display().to_string());
+    let inner = format!(
+        "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
+         && cat {registration} > /proc/sys/fs/binfmt_misc/register \
+         && mount -t proc proc {root}/proc && mount --rbind /dev {root}/dev \
+         && env -i {env} /usr/sbin/chroot {root} \"$@\"; exit $?",
+        registration = BINFMT_REGISTRATION,
+        env = environment.iter().map(|word| shell_quote(word)).collect::<Vec<_>>().join(" "),
+    );
+    let mut command = Command::new("unshare");
+    command
+        .args(["--map-root-user", "--mount", "--pid", "--fork", "--kill-child", "sh", "-c", &inner, "sh"])
+        .args(argv);
+    Ok(command)
+}
+
+/// `word` in single quotes for sh.
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 /// Runs every case of `suite` on both systems; one check per case.
@@ -319,5 +365,12 @@ mod tests {
         assert!(compare(Comparison::Exact, &run("a\n", 1), &run("a\n", 0)).is_err());
         assert!(compare(Comparison::Form, &run("x 1\ny\n", 0), &run("z 2\nw\n", 0)).is_ok());
         assert!(compare(Comparison::Form, &run("x\n", 0), &run("z\nw\n", 0)).is_err());
+    }
+
+    #[test]
+    fn quotes_for_the_shell() {
+        assert_eq!(shell_quote("PATH=/bin:/usr/bin"), "'PATH=/bin:/usr/bin'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

@@ -9,9 +9,13 @@
 //!
 //! Where a binary runs is the caller's choice: [`run_guests`] takes a closure
 //! that runs one binary with arguments and returns its output and status.
-//! [`run_reference`] runs them under `qemu-aarch64` (user-mode emulation on
-//! the host's Linux kernel), the reference Morsel is compared with.
+//! [`run_reference`] runs them under qemu-user (user-mode emulation on the
+//! host's Linux kernel), the reference Morsel is compared with: from a copy
+//! of the `guest-tests` image, inside namespaces where the kernel's execve
+//! of an AArch64 program starts qemu-user too
+//! ([`differential::reference_command`]), so programs can exec.
 
+use crate::differential;
 use crate::tally::{self, Tally};
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
@@ -23,10 +27,11 @@ use std::time::{Duration, Instant};
 const COMPILER: &str = "aarch64-linux-gnu-gcc";
 /// Flags for every guest program.
 const CFLAGS: &[&str] = &["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra"];
-/// Debian's qemu-user emulator for AArch64 (package `qemu-user`).
-const QEMU_USER: &str = "qemu-aarch64";
-/// Where the cross toolchain keeps the AArch64 dynamic loader and libraries.
-const CROSS_SYSROOT: &str = "/usr/aarch64-linux-gnu";
+/// The image that holds the guest programs (tests/guest/build as /tests)
+/// and glibc for the dynamically linked ones.
+const IMAGE: &str = "guest-tests";
+/// Where that image holds the guest programs.
+const IMAGE_DIR: &str = "/tests";
 /// How long one guest run may take under qemu-user.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// How many `not ok` lines are printed per failing run.
@@ -162,41 +167,84 @@ pub fn build_guests() -> Result<Vec<GuestBinary>, String> {
     if failed.is_empty() { Ok(binaries) } else { Err(format!("cannot build {}", failed.join(", "))) }
 }
 
+/// Where guest programs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// qemu-user on the host's Linux kernel.
+    Reference,
+    /// Morsel.
+    Morsel,
+}
+
+impl Platform {
+    fn name(self) -> &'static str {
+        match self {
+            Platform::Reference => "qemu-user",
+            Platform::Morsel => "Morsel",
+        }
+    }
+}
+
+/// Arguments a program's plain run takes on one platform (none for the
+/// others). `many` builds a chain of 2000 μprocesses on Morsel; qemu-user
+/// needs minutes and gigabytes for that (a host process per μprocess), so
+/// the reference checks the same behaviour with 200.
+const PLAIN_ARGUMENTS: &[(&str, Platform, &[&str])] = &[("many", Platform::Reference, &["200"])];
+
+/// The arguments of `program`'s plain run on `platform`.
+fn plain_arguments(program: &str, platform: Platform) -> &'static [&'static str] {
+    PLAIN_ARGUMENTS.iter().find(|(p, on, _)| *p == program && *on == platform).map_or(&[], |(_, _, args)| args)
+}
+
 /// Runs each binary through `run` (which runs one binary with arguments, on
 /// `platform`) and checks it: a plain run must print only passing checks and
 /// its summary and exit with 0; a crash mode must end with its signal. One
 /// check per run.
 pub fn run_guests(
     binaries: &[GuestBinary],
-    platform: &str,
+    platform: Platform,
     skip_plain: &[&str],
     mut run: impl FnMut(&GuestBinary, &[&str]) -> Result<RunResult, String>,
 ) -> Tally {
     let mut tally = Tally::default();
+    let platform_name = platform.name();
     for binary in binaries {
         if skip_plain.contains(&binary.program.as_str()) {
-            println!("guest {} on {platform}: skipped (not offered yet: see PENDING_ON_MORSEL)", binary.name());
+            println!("guest {} on {platform_name}: skipped (not offered yet: see PENDING_ON_MORSEL)", binary.name());
             tally.skipped += 1;
         } else {
-            let plain = run(binary, &[]).and_then(|result| judge_checks(&result).map_err(|e| failure(e, &result)));
-            tally.add(report(&binary.name(), platform, plain));
+            let arguments = plain_arguments(&binary.program, platform);
+            let plain = run(binary, arguments).and_then(|result| judge_checks(&result).map_err(|e| failure(e, &result)));
+            tally.add(report(&binary.name(), platform_name, plain));
         }
         for mode in CRASH_MODES.iter().filter(|m| m.program == binary.program) {
             let crash =
                 run(binary, &[mode.argument]).and_then(|result| judge_crash(&result, mode).map_err(|e| failure(e, &result)));
-            tally.add(report(&format!("{} {}", binary.name(), mode.argument), platform, crash));
+            tally.add(report(&format!("{} {}", binary.name(), mode.argument), platform_name, crash));
         }
     }
     tally
 }
 
-/// Runs each binary under qemu-user, the reference.
+/// Runs each binary under qemu-user, the reference, each run in a fresh
+/// copy of the `guest-tests` image (built here from the binaries). The runs
+/// copy a snapshot taken right after the build, not the image's staging
+/// tree, which any other image build rebuilds.
 pub fn run_reference(binaries: &[GuestBinary]) -> Tally {
-    if let Err(missing) = crate::toolchain::require_program(QEMU_USER, "qemu-user") {
-        println!("guest tests on qemu-user: FAILED: {missing}");
-        return Tally::check(false);
-    }
-    run_guests(binaries, "qemu-user", &[], run_under_qemu_user)
+    let root = crate::repo_root();
+    let scratch = root.join("target/guest-reference");
+    let snapshot = crate::image::build_image(IMAGE, &[], &[]).and_then(|_| {
+        differential::reference_root(&root.join("target/images").join(IMAGE).join("root"), &scratch.join("image"))
+    });
+    let snapshot = match snapshot {
+        Ok(snapshot) => snapshot,
+        Err(why) => {
+            println!("guest tests on qemu-user: FAILED: cannot prepare the {IMAGE} image: {why}");
+            return Tally::check(false);
+        }
+    };
+    let runs = scratch.join("run");
+    run_guests(binaries, Platform::Reference, &[], |binary, args| run_under_qemu_user(&snapshot, &runs, binary, args))
 }
 
 /// Prints one run's verdict and counts it.
@@ -251,23 +299,24 @@ fn judge_crash(result: &RunResult, mode: &CrashMode) -> Result<String, String> {
     }
 }
 
-/// Runs one binary under `qemu-aarch64`, dynamic ones with the cross
-/// toolchain's libraries, with an empty environment and a time limit.
-fn run_under_qemu_user(binary: &GuestBinary, args: &[&str]) -> Result<RunResult, String> {
-    let mut command = Command::new(QEMU_USER);
-    if binary.linkage == Linkage::Dynamic {
-        command.args(["-L", CROSS_SYSROOT]);
-    }
-    let mut child = command
-        .arg(&binary.path)
-        .args(args)
-        .env_clear()
-        .current_dir(binary.path.parent().unwrap_or(Path::new("/")))
+/// Runs one binary under qemu-user from `/` of a fresh copy of the image at
+/// `image_root` (made in `scratch`), with Morsel's environment for its first
+/// μprocess and a time limit.
+fn run_under_qemu_user(
+    image_root: &Path,
+    scratch: &Path,
+    binary: &GuestBinary,
+    args: &[&str],
+) -> Result<RunResult, String> {
+    let chroot = differential::reference_root(image_root, scratch)?;
+    let mut argv = vec![format!("{IMAGE_DIR}/{}", binary.name())];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let mut child = differential::reference_command(&chroot, &differential::reference_environment(), &argv)?
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {QEMU_USER}: {e} (Debian package qemu-user)"))?;
+        .map_err(|e| format!("cannot run unshare: {e}"))?;
     let stdout = read_in_background(child.stdout.take());
     let stderr = read_in_background(child.stderr.take());
     let status = wait_with_timeout(&mut child, RUN_TIMEOUT)?;
@@ -287,11 +336,12 @@ fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> std::thread::
     })
 }
 
-/// Waits for `child`, killing it after `timeout`.
+/// Waits for `child`, killing it after `timeout` (which, for a reference
+/// run, ends everything in its namespaces).
 fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Result<ExitStatus, String> {
     let started = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().map_err(|e| format!("cannot wait for {QEMU_USER}: {e}"))? {
+        if let Some(status) = child.try_wait().map_err(|e| format!("cannot wait for the guest: {e}"))? {
             return Ok(status);
         }
         if started.elapsed() > timeout {
@@ -329,24 +379,34 @@ pub fn command(reference: bool, morsel: bool) -> Result<ExitCode, String> {
     Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Guest programs whose plain runs need what Morsel does not offer yet:
-/// `mem` checks file mappings that stay tied to their file (shared writes
-/// reaching the file and other mappings, msync, MADV_DONTNEED refetching a
-/// private mapping's file bytes); Morsel maps files as copies so far. `cargo xtask guest-test --morsel` runs
-/// everything.
-pub const PENDING_ON_MORSEL: &[&str] = &["mem"];
+/// Guest programs whose plain runs need what Morsel does not offer yet
+/// (none now); `cargo xtask guest-test --morsel` runs everything.
+pub const PENDING_ON_MORSEL: &[&str] = &[];
+
+/// The fork bomb, run for real only on Morsel (its plain run just passes),
+/// in a machine with this little memory.
+const FORK_BOMB: &str = "forkbomb";
+const FORK_BOMB_MEMORY_MIB: u32 = 384;
 
 /// Runs each binary on Morsel, from the `guest-tests` image (which holds
 /// tests/guest/build as /tests), one boot per run; with `skip_plain`, the
 /// plain runs of those programs are left out.
 pub fn run_on_morsel(binaries: &[GuestBinary], kernel: &Path, skip_plain: &[&str]) -> Result<Tally, String> {
-    let initrd = crate::image::build_image("guest-tests", &[], &[])?;
-    Ok(run_guests(binaries, "Morsel", skip_plain, |binary, args| {
-        let mut argv = vec![format!("/tests/{}", binary.name())];
+    let initrd = crate::image::build_image(IMAGE, &[], &[])?;
+    let boot = |binary: &GuestBinary, args: &[&str], memory_mib: u32| -> Result<RunResult, String> {
+        let mut argv = vec![format!("{IMAGE_DIR}/{}", binary.name())];
         argv.extend(args.iter().map(|a| a.to_string()));
-        let (output, status) = crate::qemu::run_program(kernel, &initrd, &argv, "/")?;
+        let (output, status) = crate::qemu::run_program(kernel, &initrd, &argv, "/", memory_mib)?;
         Ok(RunResult { stdout: String::from_utf8_lossy(&output).into_owned(), stderr: String::new(), status })
-    }))
+    };
+    let mut tally =
+        run_guests(binaries, Platform::Morsel, skip_plain, |binary, args| boot(binary, args, crate::qemu::PROGRAM_MEMORY_MIB));
+    for bomb in binaries.iter().filter(|b| b.program == FORK_BOMB) {
+        let verdict = boot(bomb, &["run"], FORK_BOMB_MEMORY_MIB)
+            .and_then(|result| judge_checks(&result).map_err(|e| failure(e, &result)));
+        tally.add(report(&format!("{} run ({FORK_BOMB_MEMORY_MIB} MiB)", bomb.name()), "Morsel", verdict));
+    }
+    Ok(tally)
 }
 
 #[cfg(test)]

@@ -317,10 +317,14 @@ impl Boot<'_> {
     }
 }
 
-/// Runs `argv` as the first μprocess of a Morsel boot with `initrd`, in the
-/// working directory `cwd`, with the console as a plain stream; returns what
-/// it wrote to the console and its exit status (128 + signal if killed).
-pub fn run_program(kernel: &Path, initrd: &Path, argv: &[String], cwd: &str) -> Result<(Vec<u8>, i32), String> {
+/// The memory of the machines test programs run in.
+pub const PROGRAM_MEMORY_MIB: u32 = 512;
+
+/// Runs `argv` as the first μprocess of a Morsel boot with `initrd` and
+/// `memory_mib` of memory, in the working directory `cwd`, with the console
+/// as a plain stream; returns what it wrote to the console and its exit
+/// status (128 + signal if killed).
+pub fn run_program(kernel: &Path, initrd: &Path, argv: &[String], cwd: &str, memory_mib: u32) -> Result<(Vec<u8>, i32), String> {
     let bootargs = vec![
         "morsel.console=pipe".to_string(),
         "morsel.log=warn".to_string(),
@@ -332,7 +336,7 @@ pub fn run_program(kernel: &Path, initrd: &Path, argv: &[String], cwd: &str) -> 
         machine: Machine::Virt { gic: 3, el2: false },
         initrd: Some(initrd),
         bootargs,
-        memory_mib: 512,
+        memory_mib,
         smp: 1,
         gdb: false,
         timeout: Duration::from_secs(120),
