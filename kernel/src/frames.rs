@@ -5,7 +5,7 @@
 
 use crate::memory::PhysRange;
 use crate::platform::platform;
-use crate::vm::PAGE;
+use uprocess::areas::PAGE;
 use alloc::sync::Arc;
 use arch_morello::PhysAddr;
 use posix_shim::vfs::page::{FilePage, PAGE_BYTES, PageSource};

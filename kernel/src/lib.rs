@@ -12,7 +12,6 @@ pub mod ktest;
 pub mod machine;
 pub mod memory;
 pub mod strace;
-pub mod vm;
 
 #[cfg(target_os = "none")]
 mod files;

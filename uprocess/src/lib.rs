@@ -10,6 +10,8 @@
 //!   and its simulator.
 //! - [`relocate`]: the μFork re-derivation of a region's and a register
 //!   file's capabilities into a child region.
+//! - [`context`]: the isolation context trait the process layer is written
+//!   against, and [`areas`], the bookkeeping of a μprocess's memory areas.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -17,7 +19,9 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod areas;
 pub mod capability;
+pub mod context;
 pub mod relocate;
 pub mod tagged;
 pub mod vectors;

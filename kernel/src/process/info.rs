@@ -4,7 +4,8 @@
 //! system call. Snapshots can lag a running μprocess by one time slice.
 
 use super::Process;
-use crate::vm::AreaKind;
+use uprocess::areas::AreaKind;
+use uprocess::context::IsolationContext;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};

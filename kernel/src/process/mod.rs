@@ -9,7 +9,8 @@ pub mod table;
 
 use crate::files::ProgramImage;
 use crate::platform::{self, platform};
-use crate::vm::AreaKind;
+use uprocess::areas::{AreaKind, Backing, PAGE};
+use uprocess::context::{Access, Fault, IsolationContext};
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -20,7 +21,7 @@ use loader::{AddressSpace, Protection};
 use posix_shim::Errno;
 use posix_shim::user::{UserAddr, UserMemory};
 use signals::{SigInfo, code};
-use space::{Access, Fault, STACK_RESERVE, STACK_TOP, UserSpace};
+use space::{STACK_RESERVE, STACK_TOP};
 
 /// Linux's signal numbers (arm64).
 pub mod signal {
@@ -160,7 +161,7 @@ pub struct Process {
     /// Process id.
     pub pid: u32,
     /// Its view of memory.
-    pub space: UserSpace,
+    pub space: Space,
     /// Its saved registers.
     pub context: UserContext,
     /// The program break.
@@ -270,18 +271,18 @@ const DEFAULT_LIMITS: [[u64; 2]; 16] = {
 };
 
 /// The μprocess's memory as the syscall layer sees it.
-impl UserMemory for UserSpace {
+impl UserMemory for Space {
     fn read_bytes(&self, addr: UserAddr, buf: &mut [u8]) -> Result<(), Errno> {
-        self.read(addr.value(), buf)
+        IsolationContext::read(self, addr.value(), buf, false)
     }
 
     fn write_bytes(&mut self, addr: UserAddr, data: &[u8]) -> Result<(), Errno> {
-        self.write(addr.value(), data, Access::Write)
+        IsolationContext::write(self, addr.value(), data, Access::Write)
     }
 }
 
 /// The loader's view of a fresh μprocess.
-impl AddressSpace for UserSpace {
+impl AddressSpace for Space {
     type File = Arc<posix_shim::vfs::Inode>;
 
     fn map_zeroed(&mut self, start: u64, len: u64, prot: Protection) -> Result<(), Errno> {
@@ -292,36 +293,41 @@ impl AddressSpace for UserSpace {
     /// program shares its pages with the file until it writes one); the
     /// tail of a last partial page is zeroed in a copy of its own.
     fn map_file(&mut self, start: u64, file: &Self::File, _image: &[u8], offset: u64, len: u64) -> Result<(), Errno> {
-        let pages = len.next_multiple_of(crate::vm::PAGE);
+        let pages = len.next_multiple_of(PAGE);
         let area = self.areas().find(start).cloned().ok_or(Errno::EFAULT)?;
         if start + pages > area.end {
             return Err(Errno::EFAULT);
         }
         self.unmap(start, pages)?;
-        let backing = crate::vm::Backing { file: file.clone(), offset, shared: false };
+        let backing = Backing { file: file.clone(), offset, shared: false };
         self.map(start, pages, area.protection, area.kind, Some(backing))?;
         if len < pages {
             let tail = (pages - len) as usize;
-            UserSpace::write(self, start + len, &alloc::vec![0u8; tail], Access::Load)?;
+            IsolationContext::write(self, start + len, &alloc::vec![0u8; tail], Access::Load)?;
         }
         Ok(())
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
-        UserSpace::write(self, addr, data, Access::Load)
+        IsolationContext::write(self, addr, data, Access::Load)
     }
 
     fn find_free(&self, hint: u64, len: u64) -> Result<u64, Errno> {
-        let len = len.next_multiple_of(crate::vm::PAGE);
+        let len = len.next_multiple_of(PAGE);
         let free_at_hint = (hint..hint.saturating_add(len))
-            .step_by(crate::vm::PAGE as usize)
+            .step_by(PAGE as usize)
             .all(|page| self.areas().find(page).is_none());
         if hint >= space::MMAP_MIN && free_at_hint && hint.saturating_add(len) <= space::MMAP_TOP {
             return Ok(hint);
         }
-        self.find_free(len, space::MMAP_TOP).ok_or(Errno::ENOMEM)
+        IsolationContext::find_free(self, len, space::MMAP_TOP).ok_or(Errno::ENOMEM)
     }
 }
+
+/// The isolation context μprocesses run in: the paged one, for every
+/// AArch64 program. The process layer uses it only through
+/// [`IsolationContext`] (and the loader's and system calls' memory traits).
+pub type Space = space::PagedContext;
 
 /// What can end a blocked system call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -599,7 +605,7 @@ impl Process {
     /// glibc reads MIDR_EL1 this way. Returns whether it was one.
     fn emulate_id_register_read(&mut self) -> bool {
         let mut word = [0u8; 4];
-        if self.space.read(self.context.pc, &mut word).is_err() {
+        if self.space.read(self.context.pc, &mut word, false).is_err() {
             return false;
         }
         let insn = u32::from_le_bytes(word);
@@ -671,7 +677,7 @@ fn files_cwd_root() -> alloc::sync::Arc<posix_shim::vfs::Inode> {
 
 /// A program loaded into a fresh view, ready to start.
 struct LoadedImage {
-    space: UserSpace,
+    space: Space,
     entry: u64,
     sp: u64,
     brk_start: u64,
@@ -687,7 +693,7 @@ fn load_image(
     credentials: &Credentials,
     read_interpreter: &mut loader::ReadInterpreter<'_, Arc<posix_shim::vfs::Inode>>,
 ) -> Result<LoadedImage, Errno> {
-    let mut space = UserSpace::new()?;
+    let mut space = Space::new()?;
     let program = loader::load_program(&exe.bytes, &exe.file, &mut space, read_interpreter)?;
     let mut random = [0u8; 16];
     crate::random::fill(&mut random);
@@ -709,9 +715,9 @@ fn load_image(
     };
     let sp = loader::build_initial_stack(&mut space, loader::StackPlacement { top: STACK_TOP, size: STACK_RESERVE }, &program, &info)?;
     let brk_start = program.exe.brk_start;
-    space.map(brk_start, crate::vm::PAGE, Protection::READ | Protection::WRITE, AreaKind::Heap, None)?;
-    space.map(signals::TRAMPOLINE, crate::vm::PAGE, Protection::READ | Protection::EXEC, AreaKind::Private, None)?;
-    space.write(signals::TRAMPOLINE, &signals::TRAMPOLINE_CODE, Access::Load)?;
+    space.map(brk_start, PAGE, Protection::READ | Protection::WRITE, AreaKind::Heap, None)?;
+    space.map(signals::TRAMPOLINE, PAGE, Protection::READ | Protection::EXEC, AreaKind::Private, None)?;
+    IsolationContext::write(&mut space, signals::TRAMPOLINE, &signals::TRAMPOLINE_CODE, Access::Load)?;
     Ok(LoadedImage { space, entry: program.entry, sp, brk_start })
 }
 

@@ -1,12 +1,14 @@
 //! The paged isolation context: a μprocess's view of its memory through its
 //! own translation table (TTBR0), with demand-zero pages backed by frames of
-//! the kernel's physical memory, reached by the kernel through its linear
-//! map. Every copy between the kernel and the μprocess goes through
-//! [`UserSpace::read`] and [`UserSpace::write`], which check the areas and
-//! fault pages in: a bad address gives EFAULT, never a kernel fault.
+//! the kernel's physical memory (or a file's own frames), reached by the
+//! kernel through its linear map. Every copy between the kernel and the
+//! μprocess goes through [`IsolationContext::read`] and
+//! [`IsolationContext::write`], which check the areas and fault pages in: a
+//! bad address gives EFAULT, never a kernel fault.
 
 use crate::frames;
-use crate::vm::{AreaKind, AreaMap, Backing, PAGE};
+use uprocess::areas::{AreaKind, AreaMap, Backing, PAGE};
+use uprocess::context::{Access, Fault, IsolationContext};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -32,45 +34,9 @@ pub const MMAP_MIN: u64 = 0x1_0000;
 
 static NEXT_ASID: AtomicU16 = AtomicU16::new(1);
 
-/// Why an access did not work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// No area covers the address (SIGSEGV, SEGV_MAPERR).
-    Unmapped,
-    /// The area forbids the access (SIGSEGV, SEGV_ACCERR).
-    Forbidden,
-    /// The area shows a file and the page lies past its end (SIGBUS,
-    /// BUS_ADRERR).
-    PastEndOfFile,
-    /// No frame was left for a page (SIGBUS or ENOMEM).
-    OutOfMemory,
-}
-
-impl From<Fault> for Errno {
-    fn from(fault: Fault) -> Errno {
-        match fault {
-            Fault::OutOfMemory => Errno::ENOMEM,
-            Fault::Unmapped | Fault::Forbidden | Fault::PastEndOfFile => Errno::EFAULT,
-        }
-    }
-}
-
-/// How an access uses memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// A load.
-    Read,
-    /// A store.
-    Write,
-    /// An instruction fetch.
-    Execute,
-    /// A kernel write that ignores the protection (ELF loading).
-    Load,
-}
-
 /// One μprocess's view.
 #[derive(Debug)]
-pub struct UserSpace {
+pub struct PagedContext {
     tables: TranslationTables,
     areas: AreaMap,
     asid: u16,
@@ -118,126 +84,10 @@ fn access_for(protection: Protection) -> UserAccess {
     UserAccess { write: protection.contains(Protection::WRITE), execute: protection.contains(Protection::EXEC) }
 }
 
-impl UserSpace {
-    /// An empty view.
-    pub fn new() -> Result<UserSpace, Errno> {
-        let tables = TranslationTables::new(&mut allocate_table_frame).map_err(|_| Errno::ENOMEM)?;
-        let asid = NEXT_ASID.fetch_add(1, Ordering::Relaxed).max(1);
-        Ok(UserSpace { tables, areas: AreaMap::new(), asid, pages: 0, file_pages: BTreeMap::new() })
-    }
-
-    /// The areas.
-    pub fn areas(&self) -> &AreaMap {
-        &self.areas
-    }
-
-    /// Pages currently backed by frames.
-    pub fn resident_pages(&self) -> usize {
-        self.pages
-    }
-
-    /// Installs this view in TTBR0.
-    pub fn activate(&self) {
-        self.tables.activate_user(self.asid);
-    }
-
-    /// Adds an area showing `backing`, or demand-zero memory without one.
-    pub fn map(
-        &mut self,
-        start: u64,
-        len: u64,
-        protection: Protection,
-        kind: AreaKind,
-        backing: Option<Backing>,
-    ) -> Result<(), Errno> {
-        if start < MMAP_MIN || start.checked_add(len).is_none_or(|end| end > USER_TOP) {
-            return Err(Errno::ENOMEM);
-        }
-        self.areas.insert(start, len, protection, kind, backing)
-    }
-
-    /// Removes `[start, start + len)` and frees its pages.
-    pub fn unmap(&mut self, start: u64, len: u64) -> Result<(), Errno> {
-        for range in self.areas.remove(start, len)? {
-            self.drop_pages(range);
-        }
-        Ok(())
-    }
-
-    /// Stops mapping the page at `va`, whose frame is `frame`.
-    fn release_page(&mut self, va: u64, frame: PhysAddr) {
-        if self.file_pages.remove(&va).is_none() {
-            release_frame(frame);
-        }
-        self.pages -= 1;
-    }
-
-    fn drop_pages(&mut self, range: Range<u64>) {
-        for va in (range.start..range.end).step_by(PAGE as usize) {
-            if let Some(frame) = self.tables.unmap_user_page(va) {
-                mmu::invalidate_user_page(va, self.asid);
-                self.release_page(va, frame);
-            }
-        }
-    }
-
-    /// Drops the pages of `[start, start + len)`: anonymous memory reads as
-    /// zero on next touch, a file mapping shows the file again
-    /// (MADV_DONTNEED).
-    pub fn discard(&mut self, start: u64, len: u64) -> Result<(), Errno> {
-        let end = start.checked_add(len).ok_or(Errno::EINVAL)?.next_multiple_of(PAGE);
-        self.drop_pages(start..end);
-        Ok(())
-    }
-
-    /// Whether the page at `va` (frame `frame`, in a private area or not as
-    /// `shared_area` says) must be copied before this view may write it:
-    /// anonymous memory shared since a fork, or a file's page seen through a
-    /// private mapping.
-    fn copy_before_write(&self, va: u64, frame: PhysAddr, shared_area: bool) -> bool {
-        if self.file_pages.contains_key(&va) { !shared_area } else { is_shared(frame) }
-    }
-
-    /// Changes the protection of `[start, start + len)`.
-    pub fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), Errno> {
-        self.areas.protect(start, len, protection)?;
-        let end = start + len.next_multiple_of(PAGE);
-        for va in (start..end).step_by(PAGE as usize) {
-            if let Some((frame, _)) = self.tables.user_page(va) {
-                if protection.is_empty() {
-                    self.tables.unmap_user_page(va);
-                    self.release_page(va, frame);
-                } else {
-                    // A page to be copied on write stays read-only until written.
-                    let shared_area = self.areas.find(va).is_some_and(|a| a.is_shared());
-                    let mut access = access_for(protection);
-                    access.write &= !self.copy_before_write(va, frame, shared_area);
-                    self.tables.map_user_page(va, frame, access, &mut allocate_table_frame).map_err(|_| Errno::ENOMEM)?;
-                }
-                mmu::invalidate_user_page(va, self.asid);
-            }
-        }
-        Ok(())
-    }
-
-    /// Grows or shrinks the area starting at `start` to end at `new_end`,
-    /// freeing the pages it loses.
-    pub fn resize(&mut self, start: u64, old_end: u64, new_end: u64) -> Result<(), Errno> {
-        self.areas.resize(start, new_end)?;
-        if new_end < old_end {
-            self.drop_pages(new_end.next_multiple_of(PAGE)..old_end);
-        }
-        Ok(())
-    }
-
-    /// A free range of `len` bytes, top-down below `below`.
-    pub fn find_free(&self, len: u64, below: u64) -> Option<u64> {
-        self.areas.find_free_top_down(len, MMAP_MIN..below.min(MMAP_TOP))
-    }
-
+impl PagedContext {
     /// Makes the page holding `va` present for `access`, as a page fault
-    /// from EL0 would.
-    pub fn fault_in(&mut self, va: u64, access: Access) -> Result<PhysAddr, Fault> {
+    /// from EL0 would; returns its frame.
+    fn make_present(&mut self, va: u64, access: Access) -> Result<PhysAddr, Fault> {
         let page = va & !(PAGE - 1);
         let area = self.areas.find(va).cloned().ok_or(Fault::Unmapped)?;
         let allowed = match access {
@@ -302,6 +152,31 @@ impl UserSpace {
         }
     }
 
+    /// Stops mapping the page at `va`, whose frame is `frame`.
+    fn release_page(&mut self, va: u64, frame: PhysAddr) {
+        if self.file_pages.remove(&va).is_none() {
+            release_frame(frame);
+        }
+        self.pages -= 1;
+    }
+
+    fn drop_pages(&mut self, range: Range<u64>) {
+        for va in (range.start..range.end).step_by(PAGE as usize) {
+            if let Some(frame) = self.tables.unmap_user_page(va) {
+                mmu::invalidate_user_page(va, self.asid);
+                self.release_page(va, frame);
+            }
+        }
+    }
+
+    /// Whether the page at `va` (frame `frame`, in a private area or not as
+    /// `shared_area` says) must be copied before this view may write it:
+    /// anonymous memory shared since a fork, or a file's page seen through a
+    /// private mapping.
+    fn copy_before_write(&self, va: u64, frame: PhysAddr, shared_area: bool) -> bool {
+        if self.file_pages.contains_key(&va) { !shared_area } else { is_shared(frame) }
+    }
+
     /// Maps `page` to `frame` with `access` (replacing what was there).
     fn install(&mut self, page: u64, frame: PhysAddr, access: UserAccess) -> Result<(), Fault> {
         self.tables.map_user_page(page, frame, access, &mut allocate_table_frame).map_err(|_| Fault::OutOfMemory)?;
@@ -324,7 +199,7 @@ impl UserSpace {
             if va >= USER_TOP {
                 return Err(Fault::Unmapped);
             }
-            let frame = self.fault_in(va, access)?;
+            let frame = self.make_present(va, access)?;
             let offset = (va % PAGE) as usize;
             let chunk = (PAGE as usize - offset).min(len - done);
             // SAFETY: the frame is mapped in this view, which holds it.
@@ -350,58 +225,6 @@ impl UserSpace {
         };
         self.install(page, own, access)?;
         Ok(own)
-    }
-
-    /// The view of a forked child: the same areas, every present page
-    /// shared with this view: copy-on-write (both map it read-only; the
-    /// first write in either gets its own copy), except in shared file
-    /// mappings, where both keep writing the file's page.
-    pub fn fork(&mut self) -> Result<UserSpace, Errno> {
-        if !frames::room_to_fork() {
-            return Err(Errno::ENOMEM);
-        }
-        let mut child = UserSpace::new()?;
-        child.areas = self.areas.clone();
-        let areas: Vec<_> = self.areas.iter().map(|a| (a.start..a.end, a.is_shared())).collect();
-        for (range, shared_area) in areas {
-            for va in range.step_by(PAGE as usize) {
-                let Some((frame, access)) = self.tables.user_page(va) else { continue };
-                let file_page = self.file_pages.get(&va).cloned();
-                let child_access = if shared_area { access } else { UserAccess { write: false, ..access } };
-                if child.tables.map_user_page(va, frame, child_access, &mut allocate_table_frame).is_err() {
-                    return Err(Errno::ENOMEM);
-                }
-                child.pages += 1;
-                match file_page {
-                    Some(file_page) => {
-                        child.file_pages.insert(va, file_page);
-                    }
-                    None => share_frame(frame),
-                }
-                if access.write && !shared_area {
-                    self.install(va, frame, child_access).map_err(|_| Errno::ENOMEM)?;
-                }
-            }
-        }
-        Ok(child)
-    }
-
-    /// Whether the page holding `va` has a frame.
-    pub fn is_resident(&self, va: u64) -> bool {
-        self.tables.user_page(va & !(PAGE - 1)).is_some()
-    }
-
-    /// Reads the μprocess's memory (it must be readable by EL0). Pages
-    /// never touched read as what they would show (zeros, or the file's
-    /// bytes) without being allocated.
-    pub fn read(&self, address: u64, buffer: &mut [u8]) -> Result<(), Errno> {
-        self.read_checked(address, buffer, true)
-    }
-
-    /// Reads the μprocess's memory whatever its protection (for the kernel's
-    /// own moves, as mremap's).
-    pub fn read_any(&self, address: u64, buffer: &mut [u8]) -> Result<(), Errno> {
-        self.read_checked(address, buffer, false)
     }
 
     fn read_checked(&self, address: u64, buffer: &mut [u8], need_read: bool) -> Result<(), Errno> {
@@ -432,15 +255,156 @@ impl UserSpace {
         Ok(())
     }
 
+}
+
+impl IsolationContext for PagedContext {
+    /// An empty view.
+    fn new() -> Result<PagedContext, Errno> {
+        let tables = TranslationTables::new(&mut allocate_table_frame).map_err(|_| Errno::ENOMEM)?;
+        let asid = NEXT_ASID.fetch_add(1, Ordering::Relaxed).max(1);
+        Ok(PagedContext { tables, areas: AreaMap::new(), asid, pages: 0, file_pages: BTreeMap::new() })
+    }
+
+    /// The areas.
+    fn areas(&self) -> &AreaMap {
+        &self.areas
+    }
+
+    /// Pages currently backed by frames.
+    fn resident_pages(&self) -> usize {
+        self.pages
+    }
+
+    /// Installs this view in TTBR0.
+    fn activate(&self) {
+        self.tables.activate_user(self.asid);
+    }
+
+    /// Adds an area showing `backing`, or demand-zero memory without one.
+    fn map(
+        &mut self,
+        start: u64,
+        len: u64,
+        protection: Protection,
+        kind: AreaKind,
+        backing: Option<Backing>,
+    ) -> Result<(), Errno> {
+        if start < MMAP_MIN || start.checked_add(len).is_none_or(|end| end > USER_TOP) {
+            return Err(Errno::ENOMEM);
+        }
+        self.areas.insert(start, len, protection, kind, backing)
+    }
+
+    /// Removes `[start, start + len)` and frees its pages.
+    fn unmap(&mut self, start: u64, len: u64) -> Result<(), Errno> {
+        for range in self.areas.remove(start, len)? {
+            self.drop_pages(range);
+        }
+        Ok(())
+    }
+
+    /// Drops the pages of `[start, start + len)`: anonymous memory reads as
+    /// zero on next touch, a file mapping shows the file again
+    /// (MADV_DONTNEED).
+    fn discard(&mut self, start: u64, len: u64) -> Result<(), Errno> {
+        let end = start.checked_add(len).ok_or(Errno::EINVAL)?.next_multiple_of(PAGE);
+        self.drop_pages(start..end);
+        Ok(())
+    }
+
+    /// Changes the protection of `[start, start + len)`.
+    fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), Errno> {
+        self.areas.protect(start, len, protection)?;
+        let end = start + len.next_multiple_of(PAGE);
+        for va in (start..end).step_by(PAGE as usize) {
+            if let Some((frame, _)) = self.tables.user_page(va) {
+                if protection.is_empty() {
+                    self.tables.unmap_user_page(va);
+                    self.release_page(va, frame);
+                } else {
+                    // A page to be copied on write stays read-only until written.
+                    let shared_area = self.areas.find(va).is_some_and(|a| a.is_shared());
+                    let mut access = access_for(protection);
+                    access.write &= !self.copy_before_write(va, frame, shared_area);
+                    self.tables.map_user_page(va, frame, access, &mut allocate_table_frame).map_err(|_| Errno::ENOMEM)?;
+                }
+                mmu::invalidate_user_page(va, self.asid);
+            }
+        }
+        Ok(())
+    }
+
+    /// Grows or shrinks the area starting at `start` to end at `new_end`,
+    /// freeing the pages it loses.
+    fn resize(&mut self, start: u64, old_end: u64, new_end: u64) -> Result<(), Errno> {
+        self.areas.resize(start, new_end)?;
+        if new_end < old_end {
+            self.drop_pages(new_end.next_multiple_of(PAGE)..old_end);
+        }
+        Ok(())
+    }
+
+    /// A free range of `len` bytes, top-down below `below`.
+    fn find_free(&self, len: u64, below: u64) -> Option<u64> {
+        self.areas.find_free_top_down(len, MMAP_MIN..below.min(MMAP_TOP))
+    }
+
+    fn fault_in(&mut self, address: u64, access: Access) -> Result<(), Fault> {
+        self.make_present(address, access).map(|_| ())
+    }
+
+    /// The view of a forked child: the same areas, every present page
+    /// shared with this view: copy-on-write (both map it read-only; the
+    /// first write in either gets its own copy), except in shared file
+    /// mappings, where both keep writing the file's page.
+    fn fork(&mut self) -> Result<PagedContext, Errno> {
+        if !frames::room_to_fork() {
+            return Err(Errno::ENOMEM);
+        }
+        let mut child = PagedContext::new()?;
+        child.areas = self.areas.clone();
+        let areas: Vec<_> = self.areas.iter().map(|a| (a.start..a.end, a.is_shared())).collect();
+        for (range, shared_area) in areas {
+            for va in range.step_by(PAGE as usize) {
+                let Some((frame, access)) = self.tables.user_page(va) else { continue };
+                let file_page = self.file_pages.get(&va).cloned();
+                let child_access = if shared_area { access } else { UserAccess { write: false, ..access } };
+                if child.tables.map_user_page(va, frame, child_access, &mut allocate_table_frame).is_err() {
+                    return Err(Errno::ENOMEM);
+                }
+                child.pages += 1;
+                match file_page {
+                    Some(file_page) => {
+                        child.file_pages.insert(va, file_page);
+                    }
+                    None => share_frame(frame),
+                }
+                if access.write && !shared_area {
+                    self.install(va, frame, child_access).map_err(|_| Errno::ENOMEM)?;
+                }
+            }
+        }
+        Ok(child)
+    }
+
+    /// Whether the page holding `va` has a frame.
+    fn is_resident(&self, va: u64) -> bool {
+        self.tables.user_page(va & !(PAGE - 1)).is_some()
+    }
+
     /// Writes the μprocess's memory (it must be writable by EL0, unless
     /// `access` is [`Access::Load`]).
-    pub fn write(&mut self, address: u64, data: &[u8], access: Access) -> Result<(), Errno> {
+    fn write(&mut self, address: u64, data: &[u8], access: Access) -> Result<(), Errno> {
         self.each_page(address, data.len(), access, |page, at| page.copy_from_slice(&data[at..at + page.len()]))
             .map_err(Errno::from)
     }
+
+    fn read(&self, address: u64, buffer: &mut [u8], any_protection: bool) -> Result<(), Errno> {
+        self.read_checked(address, buffer, !any_protection)
+    }
 }
 
-impl Drop for UserSpace {
+impl Drop for PagedContext {
     fn drop(&mut self) {
         let areas: Vec<Range<u64>> = self.areas.iter().map(|a| a.start..a.end).collect();
         for range in areas {

@@ -5,6 +5,7 @@ use crate::process::signals::{SigInfo, code};
 use crate::process::table::{self, Change, Selector, WaitFor, Waited};
 use crate::process::{Process, signal};
 use crate::syscall::Outcome;
+use uprocess::context::IsolationContext;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use posix_shim::Errno;

@@ -1,8 +1,8 @@
 //! Memory system calls: brk, mmap, munmap, mprotect, madvise.
 
 use crate::process::Process;
-use crate::process::space::Access;
-use crate::vm::{AreaKind, Backing, PAGE};
+use uprocess::areas::{AreaKind, Backing, PAGE};
+use uprocess::context::{Access, IsolationContext};
 use alloc::vec;
 use loader::Protection;
 use posix_shim::Errno;
@@ -165,7 +165,7 @@ pub fn mremap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         // A shared mapping's pages are the file's: the new place shows them
         // already. Private pages move (copies of file pages included).
         if !area.is_shared() && p.space.is_resident(old + offset) {
-            p.space.read_any(old + offset, &mut page)?;
+            p.space.read(old + offset, &mut page, true)?;
             p.space.write(target + offset, &page, Access::Load)?;
         }
     }

@@ -1,7 +1,8 @@
-//! A μprocess's virtual memory areas: which page ranges of its view are
-//! mapped, with what protection and for what. Pure bookkeeping, tested on the
-//! host: the paged isolation context maps pages on demand from it, and
-//! mmap, munmap, mprotect and brk change it.
+//! A μprocess's memory areas: which page ranges of its memory are mapped,
+//! with what protection, for what, and showing which file. Pure
+//! bookkeeping, tested on the host: an isolation context keeps its areas
+//! here and makes pages present from them; mmap, munmap, mprotect and brk
+//! change them.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
