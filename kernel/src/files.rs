@@ -69,6 +69,15 @@ fn standard_nodes(vfs: &Vfs) {
         ] {
             let _ = vfs.create(&dev, name, NewNode::CharDevice(number), perm, &root);
         }
+        // As udev and systemd make them on Linux.
+        for (name, target) in [
+            (&b"fd"[..], &b"/proc/self/fd"[..]),
+            (b"stdin", b"/proc/self/fd/0"),
+            (b"stdout", b"/proc/self/fd/1"),
+            (b"stderr", b"/proc/self/fd/2"),
+        ] {
+            let _ = vfs.create(&dev, name, NewNode::Symlink(target.to_vec()), 0o777, &root);
+        }
     }
 }
 
@@ -330,6 +339,9 @@ struct ConsoleDriver {
     /// The foreground process group (TIOCSPGRP), which VINTR, VQUIT and
     /// VSUSP signal.
     foreground: Mutex<i32>,
+    /// The session whose controlling terminal the console is (the first
+    /// μprocess's, or whoever took it with TIOCSCTTY).
+    session: Mutex<Option<u32>>,
 }
 
 impl ConsoleDriver {
@@ -485,6 +497,7 @@ fn console_driver() -> &'static ConsoleDriver {
         ready: Mutex::new(alloc::collections::VecDeque::new()),
         end_of_file: Mutex::new(false),
         foreground: Mutex::new(1),
+        session: Mutex::new(Some(1)),
     })
 }
 
@@ -606,8 +619,73 @@ fn wait_until_ready(
     (result, left)
 }
 
+/// Job control on the console, before a call on it runs: TIOCSCTTY and
+/// TIOCNOTTY; a read from a background process group of the console's
+/// session raises SIGTTIN (EIO when the caller blocks or ignores it), and a
+/// terminal-changing ioctl (or a write, with TOSTOP) raises SIGTTOU unless
+/// blocked or ignored. The call then blocks and runs again once the group
+/// continues. `None`: the call proceeds as usual.
+fn console_job_control(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Option<Result<u64, Errno>> {
+    use crate::process::signal::{SIGTTIN, SIGTTOU};
+    use crate::process::{signals, table};
+    use posix_shim::syscall::fdops::{TCSETS, TCSETSF, TCSETSW, TIOCNOTTY, TIOCSCTTY, TIOCSPGRP};
+    let console = console_driver();
+    let file = p.files.fds.get(a.fd(0).ok()?).ok()?;
+    let FileObject::Device(_, dev) = file.object() else { return None };
+    if !console.is_terminal || (*dev != DevNumber::CONSOLE && *dev != DevNumber::TTY) {
+        return None;
+    }
+    let session = table::session_of(p.pid);
+    let controlling = *console.session.lock() == session;
+    let signal = match (sysno, a.u32(1)) {
+        (Sysno::ioctl, TIOCSCTTY) => {
+            let leader = session == Some(p.pid);
+            let free_or_stolen = console.session.lock().is_none() || (a.u64(2) == 1 && p.credentials.uid[1] == 0);
+            return Some(if controlling || (leader && free_or_stolen) {
+                *console.session.lock() = session;
+                *console.foreground.lock() = table::group_of(p.pid).map_or(0, |g| g as i32);
+                Ok(0)
+            } else {
+                Err(Errno::EPERM)
+            });
+        }
+        (Sysno::ioctl, TIOCNOTTY) => {
+            return Some(if controlling {
+                if session == Some(p.pid) {
+                    *console.session.lock() = None;
+                }
+                Ok(0)
+            } else {
+                Err(Errno::ENOTTY)
+            });
+        }
+        (Sysno::ioctl, TCSETS | TCSETSW | TCSETSF | TIOCSPGRP) => SIGTTOU,
+        (Sysno::read | Sysno::readv | Sysno::pread64 | Sysno::preadv, _) => SIGTTIN,
+        (Sysno::write | Sysno::writev | Sysno::pwrite64 | Sysno::pwritev, _)
+            if console.termios.lock().lflag & posix_shim::device::termios::TOSTOP != 0 =>
+        {
+            SIGTTOU
+        }
+        _ => return None,
+    };
+    let group = table::group_of(p.pid)?;
+    if !controlling || group as i32 == *console.foreground.lock() {
+        return None;
+    }
+    let refused = p.signal_mask & (1 << (signal - 1)) != 0 || p.signal_actions[usize::from(signal) - 1][0] == signals::SIG_IGN;
+    if refused {
+        return if signal == SIGTTIN { Some(Err(Errno::EIO)) } else { None };
+    }
+    let members = table::members(group);
+    let _ = signals::send_to(p, &members, signals::SigInfo::kernel(signal));
+    Some(Err(Errno::ERESTART))
+}
+
 /// File system calls, handled by posix-shim against this μprocess's files.
 pub fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
+    if let Some(result) = console_job_control(p, sysno, a) {
+        return Outcome::Return(result);
+    }
     match with_files(p, |ctx, mem| dispatch_fs(ctx, mem, sysno, a)) {
         Some(Err(Errno::EPIPE)) if writes(sysno) => {
             let sender = (p.pid, p.credentials.uid[0]);

@@ -47,6 +47,8 @@ pub mod termios {
     pub const ECHOKE: u32 = 0o4000;
     /// `c_lflag`: extended input processing.
     pub const IEXTEN: u32 = 0o100000;
+    /// `c_lflag`: background writes raise SIGTTOU.
+    pub const TOSTOP: u32 = 0o400;
     /// `c_cc` index: the interrupt character (SIGINT).
     pub const VINTR: usize = 0;
     /// `c_cc` index: the quit character (SIGQUIT).

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use loader::Protection;
 use posix_shim::fd::FileObject;
-use posix_shim::procfs::{FdInfo, MemoryArea, ProcessInfo, SignalMasks};
+use posix_shim::procfs::{FdInfo, MemoryArea, ProcessInfo, SignalMasks, TaskState};
 use spin::Mutex;
 
 static SNAPSHOTS: Mutex<BTreeMap<u32, ProcessInfo>> = Mutex::new(BTreeMap::new());
@@ -102,11 +102,23 @@ pub fn publish(p: &Process) {
         .collect();
     let uid = p.credentials.uid;
     let gid = p.credentials.gid;
+    let tick = 1_000_000_000 / posix_shim::procfs::USER_HZ;
+    let dispositions = |wanted: fn(u64) -> bool| {
+        p.signal_actions.iter().enumerate().filter(|(_, action)| wanted(action[0])).fold(0u64, |set, (i, _)| set | 1 << i)
+    };
+    let state = if p.stopped {
+        TaskState::Stopped
+    } else if p.in_blocked_call {
+        TaskState::Sleeping
+    } else {
+        TaskState::Running
+    };
     let info = ProcessInfo {
         pid: p.pid,
         ppid: super::table::parent_of(p.pid),
-        pgrp: p.pid,
-        session: 1,
+        pgrp: super::table::group_of(p.pid).unwrap_or(p.pid),
+        session: super::table::session_of(p.pid).unwrap_or(p.pid),
+        state,
         comm: p.name.clone(),
         exe: p.exe.clone(),
         cwd: vfs.path_of(&p.files.fs.cwd).unwrap_or_default(),
@@ -119,8 +131,17 @@ pub fn publish(p: &Process) {
         groups: p.credentials.groups.clone(),
         umask: p.files.fs.umask,
         threads: 1,
-        start_ticks: p.started_ns / (1_000_000_000 / posix_shim::procfs::USER_HZ),
-        signals: SignalMasks { blocked: p.signal_mask, ..SignalMasks::default() },
+        start_ticks: p.started_ns / tick,
+        utime_ticks: p.cpu.user / tick,
+        stime_ticks: p.cpu.system / tick,
+        cutime_ticks: p.cpu.children_user / tick,
+        cstime_ticks: p.cpu.children_system / tick,
+        signals: SignalMasks {
+            pending: p.pending.bits(),
+            blocked: p.signal_mask,
+            ignored: dispositions(|handler| handler == super::signals::SIG_IGN),
+            caught: dispositions(|handler| handler > super::signals::SIG_IGN),
+        },
         ..ProcessInfo::default()
     };
     SNAPSHOTS.lock().insert(p.pid, info);

@@ -192,6 +192,8 @@ pub struct Process {
     /// What can end the blocked call, so that the scheduler need not run it
     /// again before.
     pub wakeup: Wakeup,
+    /// A signal stopped it (job control) and SIGCONT has not come yet.
+    pub stopped: bool,
     /// The program's absolute path (/proc/PID/exe).
     pub exe: Vec<u8>,
     /// argv, each argument NUL-terminated (/proc/PID/cmdline).
@@ -394,6 +396,7 @@ impl Process {
             in_blocked_call: false,
             sleep_deadline: None,
             wakeup: Wakeup::Anything,
+            stopped: false,
             exe: crate::files::absolute_path(&files_cwd_root(), path),
             cmdline,
             environ,

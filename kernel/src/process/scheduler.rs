@@ -39,7 +39,7 @@ pub fn run(first: Process) -> Exit {
                 cpu::wait_for_interrupt();
             }
             progress = false;
-            wake(&mut blocked, &mut stopped, &mut runnable, &processes);
+            wake(&mut blocked, &mut stopped, &mut runnable, &mut processes);
             continue;
         };
         let Some(process) = processes.get_mut(&pid) else { continue };
@@ -66,6 +66,8 @@ pub fn run(first: Process) -> Exit {
             }
             Event::Stopped(signal) => {
                 progress = true;
+                process.stopped = true;
+                info::publish(process);
                 stopped.push(pid);
                 table::stopped(pid, signal);
                 let info = SigInfo::child(code::CLD_STOPPED, pid, process.credentials.uid[0], i32::from(signal));
@@ -90,7 +92,7 @@ pub fn run(first: Process) -> Exit {
                 if pid == first_pid {
                     return exit;
                 }
-                wake(&mut blocked, &mut stopped, &mut runnable, &processes);
+                wake(&mut blocked, &mut stopped, &mut runnable, &mut processes);
             }
         }
     }
@@ -108,7 +110,7 @@ fn tell_parent(processes: &Processes, child: u32, info: SigInfo) {
 /// Moves the blocked μprocesses whose calls may finish now to the run
 /// queue (sleepers stay until their deadline or a signal), and the stopped
 /// ones that SIGCONT or SIGKILL reached.
-fn wake(blocked: &mut Vec<u32>, stopped: &mut Vec<u32>, runnable: &mut VecDeque<u32>, processes: &Processes) {
+fn wake(blocked: &mut Vec<u32>, stopped: &mut Vec<u32>, runnable: &mut VecDeque<u32>, processes: &mut Processes) {
     let now = arch_morello::timer::uptime_ns();
     blocked.retain(|&pid| match processes.get(&pid) {
         Some(p) if !p.may_wake(now) => true,
@@ -119,9 +121,12 @@ fn wake(blocked: &mut Vec<u32>, stopped: &mut Vec<u32>, runnable: &mut VecDeque<
     });
     stopped.retain(|&pid| {
         let Some(resumed) = signals::resumes(pid) else { return true };
+        let uid = processes.get_mut(&pid).map_or(0, |p| {
+            p.stopped = false;
+            p.credentials.uid[0]
+        });
         if resumed == signals::Resume::Continued {
             table::continued(pid);
-            let uid = processes.get(&pid).map_or(0, |p| p.credentials.uid[0]);
             tell_parent(processes, pid, SigInfo::child(code::CLD_CONTINUED, pid, uid, i32::from(SIGCONT)));
         }
         runnable.push_back(pid);

@@ -41,6 +41,10 @@ pub const TCSETSF: u32 = 0x5404;
 pub const TIOCGPGRP: u32 = 0x540f;
 /// `TIOCSPGRP`.
 pub const TIOCSPGRP: u32 = 0x5410;
+/// `TIOCSCTTY`: make the terminal the caller's controlling terminal.
+pub const TIOCSCTTY: u32 = 0x540e;
+/// `TIOCNOTTY`: give up the controlling terminal.
+pub const TIOCNOTTY: u32 = 0x5422;
 /// `TIOCGWINSZ`.
 pub const TIOCGWINSZ: u32 = 0x5413;
 /// `TIOCSWINSZ`.

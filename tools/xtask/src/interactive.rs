@@ -1,7 +1,8 @@
 //! An interactive session on the console: BusyBox's sh on a terminal,
 //! driven as a person would type, runs a pipeline, has `sleep 100`
-//! interrupted by Ctrl-C (SIGINT to the foreground group: status 130), and
-//! exits with a status of its own.
+//! interrupted by Ctrl-C (SIGINT to the foreground group: status 130), has
+//! `sleep 200` stopped by Ctrl-Z (SIGTSTP), listed by `jobs`, resumed by `fg`
+//! and ended by Ctrl-C, and exits with a status of its own.
 
 use crate::qemu::{Boot, Input, KernelText, Machine};
 use crate::tally::Tally;
@@ -22,6 +23,12 @@ pub fn check(kernel: &Path) -> Result<Tally, String> {
         (prompt.clone(), typed("sleep 100\n")),
         ("sleep 100\r\n".to_string(), b"\x03".to_vec()),
         (prompt.clone(), typed("echo status $?\n")),
+        (prompt.clone(), typed("sleep 200\n")),
+        ("sleep 200\r\n".to_string(), b"\x1a".to_vec()),
+        (prompt.clone(), typed("jobs\n")),
+        (prompt.clone(), typed("fg\n")),
+        ("sleep 200\r\n".to_string(), b"\x03".to_vec()),
+        (prompt.clone(), typed("echo resumed $?\n")),
         (prompt, typed("exit 3\n")),
     ];
     let outcome = Boot {
@@ -47,6 +54,10 @@ pub fn check(kernel: &Path) -> Result<Tally, String> {
         Err("the pipeline's output (3) is missing".to_string())
     } else if !text.contains("^C") || !text.contains("status 130") {
         Err("Ctrl-C did not interrupt sleep with SIGINT (status 130)".to_string())
+    } else if text.matches("Stopped                    sleep 200").count() != 2 {
+        Err("Ctrl-Z did not stop sleep 200 as a job that `jobs` lists".to_string())
+    } else if !text.contains("resumed 130") {
+        Err("fg did not resume the stopped job for Ctrl-C to end (status 130)".to_string())
     } else {
         Ok(())
     };
