@@ -164,32 +164,7 @@ pub fn read_interpreter(path: &[u8]) -> Result<(Vec<u8>, Arc<posix_shim::vfs::In
 /// symlink resolved (as /proc/PID/exe shows a program: exec of
 /// /proc/self/exe or /bin/busybox both give /usr/bin/busybox).
 pub fn absolute_path(cwd: &Arc<posix_shim::vfs::Inode>, path: &[u8]) -> Vec<u8> {
-    let vfs = vfs();
-    let root = Credentials::root();
-    let mut start = if path.starts_with(b"/") { vfs.root() } else { cwd.clone() };
-    let mut path = path.to_vec();
-    for _ in 0..40 {
-        let (parent, name) = split(&path);
-        let parent = if parent.is_empty() { &b"/"[..] } else { parent };
-        let Ok(dir) = vfs.lookup(&start, parent, true, &root) else { break };
-        let dir_path = vfs.path_of(&dir).unwrap_or_default();
-        let target = vfs.lookup(&dir, name, false, &root).ok().and_then(|inode| inode.readlink().ok());
-        match target {
-            Some(target) if target.starts_with(b"/") => {
-                start = vfs.root();
-                path = target;
-            }
-            Some(target) => {
-                start = vfs.root();
-                path = [dir_path.as_slice(), b"/", target.as_slice()].concat();
-            }
-            None => {
-                let separator: &[u8] = if dir_path.ends_with(b"/") { b"" } else { b"/" };
-                return [dir_path.as_slice(), separator, name].concat();
-            }
-        }
-    }
-    path
+    vfs().canonical_path(cwd, path)
 }
 
 /// What execve runs, as found from its arguments.

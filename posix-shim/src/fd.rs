@@ -60,13 +60,27 @@ pub struct OpenFile {
     object: FileObject,
     flags: AtomicU32,
     position: Mutex<u64>,
+    /// The canonical path it was opened by, if it was opened by a path.
+    path: Option<Vec<u8>>,
 }
 
 impl OpenFile {
     /// A new description of `object` opened with `flags` (creation flags are
     /// dropped; the status flags are kept).
     pub fn new(object: FileObject, flags: OpenFlags) -> Arc<OpenFile> {
-        Arc::new(OpenFile { object, flags: AtomicU32::new(flags.status_flags().bits()), position: Mutex::new(0) })
+        Arc::new(OpenFile { object, flags: AtomicU32::new(flags.status_flags().bits()), position: Mutex::new(0), path: None })
+    }
+
+    /// [`new`](Self::new) for a file opened by `path` (canonical), which
+    /// /proc/PID/fd shows.
+    pub fn with_path(object: FileObject, flags: OpenFlags, path: Vec<u8>) -> Arc<OpenFile> {
+        let file = OpenFile { object, flags: AtomicU32::new(flags.status_flags().bits()), position: Mutex::new(0), path: Some(path) };
+        Arc::new(file)
+    }
+
+    /// The canonical path it was opened by, if any.
+    pub fn path(&self) -> Option<&[u8]> {
+        self.path.as_deref()
     }
 
     /// The object.

@@ -36,16 +36,6 @@ pub fn remove(pid: u32) {
     SNAPSHOTS.lock().remove(&pid);
 }
 
-fn path_of_inode(inode: &alloc::sync::Arc<posix_shim::vfs::Inode>) -> Vec<u8> {
-    let vfs = crate::files::vfs();
-    if inode.is_dir() {
-        return vfs.path_of(inode).unwrap_or_default();
-    }
-    match inode.file_type() {
-        posix_shim::vfs::FileType::Fifo => alloc::format!("pipe:[{}]", inode.ino()).into_bytes(),
-        _ => alloc::format!("anon_inode:[{}]", inode.ino()).into_bytes(),
-    }
-}
 
 /// Publishes `p`'s current state.
 pub fn publish(p: &Process) {
@@ -56,17 +46,15 @@ pub fn publish(p: &Process) {
         .iter()
         .map(|(fd, entry)| {
             let file = &entry.file;
-            let target = match file.object() {
-                FileObject::Device(_, dev) if *dev == posix_shim::vfs::DevNumber::CONSOLE => b"/dev/console".to_vec(),
-                FileObject::Device(_, _) => b"/dev/tty".to_vec(),
-                FileObject::EventFd(..) => b"anon_inode:[eventfd]".to_vec(),
-                // Open files do not remember their path yet: directories
-                // show theirs, other files their inode.
-                FileObject::MemDevice(inode, _)
-                | FileObject::Inode(inode)
-                | FileObject::Path(inode)
-                | FileObject::Pipe(inode, _)
-                | FileObject::Generated(inode, _) => path_of_inode(inode),
+            let target = match (file.object(), file.path()) {
+                (FileObject::Pipe(inode, _), _) => alloc::format!("pipe:[{}]", inode.ino()).into_bytes(),
+                (FileObject::EventFd(..), _) => b"anon_inode:[eventfd]".to_vec(),
+                // Opened by a path: the path it was opened by.
+                (_, Some(path)) => path.to_vec(),
+                (FileObject::Device(_, dev), None) if *dev == posix_shim::vfs::DevNumber::CONSOLE => b"/dev/console".to_vec(),
+                (FileObject::Device(..), None) => b"/dev/tty".to_vec(),
+                (object, None) if object.inode().is_dir() => vfs.path_of(object.inode()).unwrap_or_default(),
+                (object, None) => alloc::format!("anon_inode:[{}]", object.inode().ino()).into_bytes(),
             };
             FdInfo { fd: fd.raw() as u32, target, readable: file.flags().readable(), writable: file.flags().writable() }
         })

@@ -116,7 +116,7 @@ pub fn openat(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, dirfd: DirFd, p
         }
     };
     let keep = if o_path { flags & (OpenFlags::PATH | OpenFlags::DIRECTORY | OpenFlags::NOFOLLOW) } else { flags };
-    let file = OpenFile::new(object, keep);
+    let file = OpenFile::with_path(object, keep, ctx.vfs.canonical_path(&start, &path));
     ctx.fds.insert(file, flags.contains(OpenFlags::CLOEXEC)).map(Fd::as_return)
 }
 

@@ -174,4 +174,45 @@ impl Vfs {
         }
         Ok(out)
     }
+
+    /// The canonical absolute path of what `path` names from `start`, every
+    /// symlink resolved (as Linux shows /proc/PID/exe and the links in
+    /// /proc/PID/fd). Looked up as root; what cannot be resolved is joined
+    /// as it stands.
+    pub fn canonical_path(&self, start: &Arc<Inode>, path: &[u8]) -> Vec<u8> {
+        let root = Credentials::root();
+        if let Ok(inode) = self.lookup(start, path, true, &root)
+            && inode.is_dir()
+            && let Ok(dir_path) = self.path_of(&inode)
+        {
+            return dir_path;
+        }
+        let mut start = if path.starts_with(b"/") { self.root() } else { start.clone() };
+        let mut path = path.to_vec();
+        for _ in 0..super::MAX_SYMLINKS {
+            let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
+                Some(0) => (&b"/"[..], &path[1..]),
+                Some(i) => (&path[..i], &path[i + 1..]),
+                None => (&b"."[..], &path[..]),
+            };
+            let Ok(dir) = self.lookup(&start, parent, true, &root) else { break };
+            let dir_path = self.path_of(&dir).unwrap_or_default();
+            let target = self.lookup(&dir, name, false, &root).ok().and_then(|inode| inode.readlink().ok());
+            match target {
+                Some(target) if target.starts_with(b"/") => {
+                    start = self.root();
+                    path = target;
+                }
+                Some(target) => {
+                    start = self.root();
+                    path = [dir_path.as_slice(), b"/", target.as_slice()].concat();
+                }
+                None => {
+                    let separator: &[u8] = if dir_path.ends_with(b"/") { b"" } else { b"/" };
+                    return [dir_path.as_slice(), separator, name].concat();
+                }
+            }
+        }
+        path
+    }
 }
