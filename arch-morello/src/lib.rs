@@ -22,6 +22,7 @@ pub mod psci;
 pub mod semihosting;
 pub mod timer;
 pub mod user;
+pub mod vdso;
 
 /// Virtual address at which physical address 0 appears in the kernel's
 /// (TTBR1) linear map. The kernel image itself is linked inside this map.

@@ -33,3 +33,5 @@ mod random;
 mod start;
 #[cfg(target_os = "none")]
 mod syscall;
+#[cfg(target_os = "none")]
+mod vdso;

@@ -400,6 +400,8 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
         platform.gic.enable(intid);
     }
     timer::arm(timer::frequency() / TICK_HZ);
+    // The vDSO reads the counter at EL0.
+    timer::allow_el0_counter();
     cpu::enable_irqs();
     platform
 }

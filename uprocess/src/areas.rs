@@ -24,6 +24,10 @@ pub enum AreaKind {
     Heap,
     /// The main thread's stack.
     Stack,
+    /// The vDSO's code and symbols.
+    Vdso,
+    /// The vDSO's data.
+    Vvar,
 }
 
 /// The file an area shows.

@@ -31,8 +31,19 @@ pub fn set_current(pid: u32) {
     CURRENT.store(pid, Ordering::Relaxed);
 }
 
+/// Pages each μprocess had resident when last published, for choosing
+/// whom to end when memory runs out.
+static RESIDENT: Mutex<BTreeMap<u32, usize>> = Mutex::new(BTreeMap::new());
+
+/// The μprocess that holds the most memory, pid 1 left out (Linux's OOM
+/// killer spares init too).
+pub fn largest() -> Option<u32> {
+    RESIDENT.lock().iter().filter(|&(&pid, _)| pid != 1).max_by_key(|&(_, &pages)| pages).map(|(&pid, _)| pid)
+}
+
 /// Forgets an ended μprocess.
 pub fn remove(pid: u32) {
+    RESIDENT.lock().remove(&pid);
     SNAPSHOTS.lock().remove(&pid);
 }
 
@@ -69,6 +80,8 @@ pub fn publish(p: &Process) {
             let perms = [perm(Protection::READ, b'r'), perm(Protection::WRITE, b'w'), perm(Protection::EXEC, b'x'), sharing];
             let mut shown = MemoryArea { start: area.start, end: area.end, perms, ..MemoryArea::default() };
             match (&area.backing, area.kind) {
+                (_, AreaKind::Vdso) => shown.path = b"[vdso]".to_vec(),
+                (_, AreaKind::Vvar) => shown.path = b"[vvar]".to_vec(),
                 (Some(backing), _) => {
                     shown.offset = backing.offset;
                     shown.dev = posix_shim::syscall::TMPFS_DEV;
@@ -133,4 +146,5 @@ pub fn publish(p: &Process) {
         ..ProcessInfo::default()
     };
     SNAPSHOTS.lock().insert(p.pid, info);
+    RESIDENT.lock().insert(p.pid, p.space.resident_pages());
 }

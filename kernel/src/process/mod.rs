@@ -552,6 +552,7 @@ impl Process {
                 let address = self.context.far;
                 match self.space.fault_in(address, access) {
                     Ok(_) => None,
+                    Err(Fault::OutOfMemory) if self.end_largest_instead() => Some(Event::Preempted),
                     Err(fault) => {
                         let reason = match fault {
                             Fault::Unmapped => "no mapping",
@@ -622,6 +623,20 @@ impl Process {
         }
         self.context.pc += 4;
         true
+    }
+
+    /// Out of memory on a page fault: as Linux's OOM killer, ends the
+    /// μprocess that holds the most memory (SIGKILL) if that is another one,
+    /// and returns true: the faulting access runs again once it is gone.
+    fn end_largest_instead(&self) -> bool {
+        match info::largest() {
+            Some(victim) if victim != self.pid => {
+                log::warn!("out of memory: pid {victim} killed so that pid {} can have a page", self.pid);
+                signals::send(victim, SigInfo::kernel(signal::SIGKILL));
+                true
+            }
+            _ => false,
+        }
     }
 
     /// A fault raising `info`'s signal: delivered to its handler when there
@@ -714,13 +729,12 @@ fn load_image(
         secure: false,
         clock_ticks: 100,
         minsigstksz: 5120,
-        sysinfo_ehdr: None,
+        sysinfo_ehdr: Some(crate::vdso::map(&mut space)?),
     };
     let sp = loader::build_initial_stack(&mut space, loader::StackPlacement { top: STACK_TOP, size: STACK_RESERVE }, &program, &info)?;
     let brk_start = program.exe.brk_start;
     space.map(brk_start, PAGE, Protection::READ | Protection::WRITE, AreaKind::Heap, None)?;
-    space.map(signals::TRAMPOLINE, PAGE, Protection::READ | Protection::EXEC, AreaKind::Private, None)?;
-    IsolationContext::write(&mut space, signals::TRAMPOLINE, &signals::TRAMPOLINE_CODE, Access::Load)?;
+
     Ok(LoadedImage { space, entry: program.entry, sp, brk_start })
 }
 

@@ -525,7 +525,7 @@ fn build_frame(p: &mut Process, info: &SigInfo, handler: u64, flags: u64, restor
     p.context.x[1] = sp;
     p.context.x[2] = sp + UC;
     p.context.x[29] = sp + FRAME_RECORD;
-    p.context.x[30] = if flags & SA_RESTORER != 0 { restorer } else { TRAMPOLINE };
+    p.context.x[30] = if flags & SA_RESTORER != 0 { restorer } else { crate::vdso::sigreturn() };
     p.context.sp = sp;
     p.context.pc = handler;
     Ok(())
@@ -689,9 +689,3 @@ pub fn charge(timer: &mut Timer, ns: u64) -> bool {
     timer.value = timer.interval;
     true
 }
-
-/// Where the kernel's return trampoline (`mov x8, #139; svc #0`) sits in
-/// every μprocess, for handlers installed without SA_RESTORER.
-pub const TRAMPOLINE: u64 = 0x0000_ffff_f7ff_0000;
-/// The trampoline's instructions.
-pub const TRAMPOLINE_CODE: [u8; 8] = [0x68, 0x11, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4];
