@@ -138,6 +138,9 @@ pub enum Event {
     /// Its system call would block; the call runs again when it is next
     /// scheduled.
     Blocked,
+    /// The call it was blocked in ran again and would still block: nothing
+    /// else happened.
+    StillBlocked,
     /// Its time slice ran out.
     Preempted,
     /// It created this child (fork, vfork, clone for a process).
@@ -456,7 +459,7 @@ impl Process {
             let event = crate::syscall::handle(self);
             self.charge_system(started);
             match event {
-                Some(Event::Blocked) => return Event::Blocked,
+                Some(Event::Blocked) => return Event::StillBlocked,
                 Some(event) => {
                     self.in_blocked_call = false;
                     return event;

@@ -44,13 +44,19 @@ pub fn run(first: Process) -> Exit {
         };
         let Some(process) = processes.get_mut(&pid) else { continue };
         info::set_current(pid);
-        let retried = process.in_blocked_call;
         let event = process.run_slice();
-        if !(retried && matches!(event, Event::Blocked)) {
+        if !matches!(event, Event::StillBlocked) {
             info::publish(process);
         }
         match event {
-            Event::Blocked => blocked.push(pid),
+            Event::StillBlocked => blocked.push(pid),
+            Event::Blocked => {
+                // A μprocess that ran before blocking (wrote to a pipe, sent
+                // a signal...) may have made another runnable: look again
+                // before waiting for an interrupt.
+                progress = true;
+                blocked.push(pid);
+            }
             Event::Preempted => {
                 progress = true;
                 runnable.push_back(pid);

@@ -329,14 +329,15 @@ fn parse_simulation(output: &str) -> Result<Vec<Deb>, String> {
 
 /// apt-get with a private arm64 state under `target/images/apt`.
 #[derive(Debug)]
-struct Apt {
+pub struct Apt {
     state: PathBuf,
     cache: PathBuf,
     debs: PathBuf,
 }
 
 impl Apt {
-    fn new(work: &Path) -> Result<Apt, String> {
+    /// The private state under `work` (`target/images`), created if needed.
+    pub fn new(work: &Path) -> Result<Apt, String> {
         let apt = Apt { state: work.join("apt/state"), cache: work.join("apt/cache"), debs: work.join("debs") };
         for dir in [apt.state.join("lists/partial"), apt.cache.clone(), apt.debs.join("partial")] {
             fs::create_dir_all(&dir).map_err(at(&dir))?;
@@ -349,7 +350,12 @@ impl Apt {
     }
 
     fn apt_get(&self) -> Command {
-        let mut cmd = Command::new("apt-get");
+        self.command("apt-get")
+    }
+
+    /// `program` (apt-get, apt-cache) with the private state's options.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
         let dir = |p: &Path| p.display().to_string();
         let options = [
             ("APT::Architecture", "arm64".to_string()),
@@ -382,6 +388,11 @@ impl Apt {
             .flatten()
             .flatten()
             .any(|e| e.file_name().to_string_lossy().contains("_Packages"))
+    }
+
+    /// Fetches the package lists unless the state has them.
+    pub fn ensure_lists(&self) -> Result<(), String> {
+        if self.has_lists() { Ok(()) } else { self.update() }
     }
 
     fn update(&self) -> Result<(), String> {
@@ -418,9 +429,7 @@ impl Apt {
     /// Resolves the closure of `packages`, downloads what the cache lacks,
     /// and returns the paths of the `.deb` files.
     fn fetch(&self, packages: &[String]) -> Result<Vec<PathBuf>, String> {
-        if !self.has_lists() {
-            self.update()?;
-        }
+        self.ensure_lists()?;
         let mut closure = self.resolve(packages)?;
         let names: Vec<_> = closure.iter().map(|d| d.name.as_str()).collect();
         eprintln!("xtask: apt: {} packages: {}", closure.len(), names.join(" "));

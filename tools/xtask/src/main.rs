@@ -8,8 +8,10 @@
 //! cargo xtask build [--release] [--features F]
 //! cargo xtask guest-test [--reference]
 //! cargo xtask image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...
+//! cargo xtask bench [--quick] [--release|--debug] [--smp N] [--memory MIB] [--boots N]
 //! ```
 
+mod bench;
 mod console;
 mod cpio;
 mod differential;
@@ -339,6 +341,8 @@ fn cmd_test(o: &Options) -> Result<ExitCode, String> {
     } else {
         println!("xtask: qemu-system-morello is not installed: the Morello run is not part of this test");
     }
+    let bench = bench::main(&["--quick".to_string()]) == ExitCode::SUCCESS;
+    record("benchmark harness (bench --quick, every metric on both systems)", Tally::check(bench), &mut total);
     record("harness self-tests", harness_self_tests()?, &mut total);
     println!("\nxtask: summary");
     for part in &parts {
@@ -376,7 +380,11 @@ const USAGE: &str = "usage: cargo xtask <command>
                  them under qemu-aarch64 (Linux user-mode emulation)
   image NAME [--packages PKG[,PKG...]] [--add HOST[:GUEST]]...
                  build the initramfs target/images/NAME.cpio from tests/images/NAME.toml, with extra Debian
-                 arm64 packages (and their dependencies) and host files (GUEST defaults to /BASENAME)";
+                 arm64 packages (and their dependencies) and host files (GUEST defaults to /BASENAME)
+  bench [--quick] [--release|--debug] [--smp N] [--memory MIB] [--boots N]
+                 run the benchmarks (tests/bench) on Morsel and on Linux (Debian's arm64 kernel) in the same
+                 QEMU configuration; print the table (Linux/Morsel ratios) and write it to target/bench/;
+                 --quick: a short run that checks every metric was measured on both systems";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -384,6 +392,9 @@ fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
+    if command == "bench" {
+        return bench::main(rest);
+    }
     let result = parse_options(rest).and_then(|o| match command.as_str() {
         "run" => cmd_run(&o),
         "test" => cmd_test(&o),
