@@ -268,6 +268,93 @@ impl TranslationTables {
         (entry & DESC_VALID != 0).then_some(PhysAddr(entry & DESC_ADDR_MASK))
     }
 
+    /// Calls `visit(va, frame)` for every user page these tables map, in
+    /// one walk.
+    pub fn for_each_user_page(&self, visit: &mut dyn FnMut(u64, PhysAddr)) {
+        let is_table = |entry: u64| entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE);
+        let mut tables = alloc::vec![(self.root, 0u64)];
+        for level in 0..3 {
+            let mut next = alloc::vec::Vec::new();
+            for (frame, base) in tables {
+                // SAFETY: a table frame these tables own.
+                let table = unsafe { Table::at(frame) };
+                for index in 0..512 {
+                    let entry = table.read(index);
+                    if is_table(entry) {
+                        next.push((PhysAddr(entry & DESC_ADDR_MASK), base | ((index as u64) << (39 - 9 * level))));
+                    }
+                }
+            }
+            tables = next;
+        }
+        for (frame, base) in tables {
+            // SAFETY: a last-level table these tables own.
+            let leaf = unsafe { Table::at(frame) };
+            for index in 0..512 {
+                let entry = leaf.read(index);
+                if entry & DESC_VALID != 0 {
+                    visit(base | ((index as u64) << 12), PhysAddr(entry & DESC_ADDR_MASK));
+                }
+            }
+        }
+    }
+
+    /// Gives `child` (empty tables) every user page these tables map, one
+    /// walk over both: `share(va, frame, access)` says which access the
+    /// child gets and whether this view keeps write permission (copy-on-write
+    /// makes both read-only). The caller invalidates this view's TLB entries
+    /// afterwards, once for its whole ASID.
+    pub fn fork_into(
+        &mut self,
+        child: &mut TranslationTables,
+        share: &mut dyn FnMut(u64, PhysAddr, UserAccess) -> (UserAccess, bool),
+        alloc_frame: &mut dyn FnMut() -> Option<PhysAddr>,
+    ) -> Result<(), MapError> {
+        let is_table = |entry: u64| entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE);
+        // SAFETY: the root is a frame these tables own.
+        let root = unsafe { Table::at(self.root) };
+        for i0 in 0..512 {
+            let l0 = root.read(i0);
+            if !is_table(l0) {
+                continue;
+            }
+            // SAFETY: a table descriptor these tables wrote.
+            let l1_table = unsafe { Table::at(PhysAddr(l0 & DESC_ADDR_MASK)) };
+            for i1 in 0..512 {
+                let l1 = l1_table.read(i1);
+                if !is_table(l1) {
+                    continue;
+                }
+                // SAFETY: as above.
+                let l2_table = unsafe { Table::at(PhysAddr(l1 & DESC_ADDR_MASK)) };
+                for i2 in 0..512 {
+                    let l2 = l2_table.read(i2);
+                    if !is_table(l2) {
+                        continue;
+                    }
+                    // SAFETY: as above.
+                    let leaf = unsafe { Table::at(PhysAddr(l2 & DESC_ADDR_MASK)) };
+                    let base = ((i0 as u64) << 39) | ((i1 as u64) << 30) | ((i2 as u64) << 21);
+                    let child_leaf = child.walk_to(base, 3, alloc_frame)?;
+                    for i3 in 0..512 {
+                        let entry = leaf.read(i3);
+                        if entry & DESC_VALID == 0 {
+                            continue;
+                        }
+                        let va = base | ((i3 as u64) << 12);
+                        let frame = PhysAddr(entry & DESC_ADDR_MASK);
+                        let (child_access, keep_write) = share(va, frame, UserAccess::from_descriptor(entry));
+                        child_leaf.write(i3, frame.0 | child_access.descriptor_bits() | DESC_VALID | DESC_TABLE_OR_PAGE);
+                        if !keep_write {
+                            leaf.write(i3, entry | DESC_AP_RO);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every intermediate table frame below the root, and the root, for
     /// freeing once no μprocess uses these tables (user pages are the
     /// caller's to free).

@@ -1,12 +1,16 @@
 //! Physical frames for μprocess memory and file data: taking a zeroed frame
 //! from the platform's allocator, giving it back, reaching its bytes through
-//! the linear map, and [`FramePages`], the page source of the filesystem, so
-//! that a file's pages are frames the paged isolation context can map.
+//! the linear map, counting the views that share an anonymous frame
+//! copy-on-write since a fork, and [`FramePages`], the page source of the
+//! filesystem, so that a file's pages are frames the paged isolation context
+//! can map.
 
 use crate::memory::PhysRange;
 use crate::platform::platform;
 use uprocess::areas::PAGE;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 use arch_morello::PhysAddr;
 use posix_shim::vfs::page::{FilePage, PAGE_BYTES, PageSource};
 
@@ -99,5 +103,52 @@ pub struct FramePages;
 impl PageSource for FramePages {
     fn allocate(&self) -> Option<Arc<dyn FilePage>> {
         Some(Arc::new(FramePage(allocate_zeroed()?)))
+    }
+}
+
+/// Per frame of RAM: how many views besides one map it copy-on-write (0: it
+/// has one owner). A flat table, so that fork and exit count a page in
+/// constant time.
+struct Sharers {
+    first_frame: u64,
+    counts: Vec<AtomicU32>,
+}
+
+fn sharers() -> &'static Sharers {
+    static SHARERS: spin::Once<Sharers> = spin::Once::new();
+    SHARERS.call_once(|| {
+        let banks = &platform().machine.memory;
+        let first = banks.iter().map(|b| b.start).min().unwrap_or(0) / PAGE;
+        let last = banks.iter().map(|b| b.end).max().unwrap_or(0).div_ceil(PAGE);
+        Sharers { first_frame: first, counts: (first..last).map(|_| AtomicU32::new(0)).collect() }
+    })
+}
+
+fn sharing_count(frame: PhysAddr) -> Option<&'static AtomicU32> {
+    let table = sharers();
+    let index = (frame.0 / PAGE).checked_sub(table.first_frame)?;
+    table.counts.get(usize::try_from(index).ok()?)
+}
+
+/// One more view maps `frame` copy-on-write.
+pub fn share(frame: PhysAddr) {
+    if let Some(count) = sharing_count(frame) {
+        count.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Whether another view maps `frame` too.
+pub fn is_shared(frame: PhysAddr) -> bool {
+    sharing_count(frame).is_some_and(|count| count.load(Ordering::Acquire) != 0)
+}
+
+/// A view stops mapping the anonymous frame `frame`: freed when no view is
+/// left.
+pub fn release(frame: PhysAddr) {
+    let last = sharing_count(frame).is_none_or(|count| {
+        count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_err()
+    });
+    if last {
+        free(frame);
     }
 }

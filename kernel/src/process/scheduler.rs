@@ -129,6 +129,7 @@ fn wake(blocked: &mut Vec<u32>, stopped: &mut Vec<u32>, runnable: &mut VecDeque<
         let Some(resumed) = signals::resumes(pid) else { return true };
         let uid = processes.get_mut(&pid).map_or(0, |p| {
             p.stopped = false;
+            info::publish(p);
             p.credentials.uid[0]
         });
         if resumed == signals::Resume::Continued {

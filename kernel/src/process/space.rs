@@ -11,7 +11,6 @@ use uprocess::areas::{AreaKind, AreaMap, Backing, PAGE};
 use uprocess::context::{Access, Fault, IsolationContext};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use arch_morello::PhysAddr;
 use arch_morello::mmu::{self, TranslationTables, UserAccess};
 use core::ops::Range;
@@ -49,35 +48,6 @@ pub struct PagedContext {
 
 fn allocate_table_frame() -> Option<PhysAddr> {
     frames::allocate_zeroed()
-}
-
-/// Frames that several views map copy-on-write since a fork: frame →
-/// how many views besides one map it. A frame not listed has one owner.
-/// (File pages are counted by their own references instead.)
-static SHARED_FRAMES: spin::Mutex<BTreeMap<u64, u32>> = spin::Mutex::new(BTreeMap::new());
-
-fn share_frame(frame: PhysAddr) {
-    *SHARED_FRAMES.lock().entry(frame.0).or_default() += 1;
-}
-
-fn is_shared(frame: PhysAddr) -> bool {
-    SHARED_FRAMES.lock().contains_key(&frame.0)
-}
-
-/// A view stops mapping an anonymous page's frame: freed when no view is
-/// left.
-fn release_frame(frame: PhysAddr) {
-    let mut shared = SHARED_FRAMES.lock();
-    match shared.get_mut(&frame.0) {
-        Some(1) => {
-            shared.remove(&frame.0);
-        }
-        Some(count) => *count -= 1,
-        None => {
-            drop(shared);
-            frames::free(frame);
-        }
-    }
 }
 
 fn access_for(protection: Protection) -> UserAccess {
@@ -155,7 +125,7 @@ impl PagedContext {
     /// Stops mapping the page at `va`, whose frame is `frame`.
     fn release_page(&mut self, va: u64, frame: PhysAddr) {
         if self.file_pages.remove(&va).is_none() {
-            release_frame(frame);
+            frames::release(frame);
         }
         self.pages -= 1;
     }
@@ -174,7 +144,7 @@ impl PagedContext {
     /// anonymous memory shared since a fork, or a file's page seen through a
     /// private mapping.
     fn copy_before_write(&self, va: u64, frame: PhysAddr, shared_area: bool) -> bool {
-        if self.file_pages.contains_key(&va) { !shared_area } else { is_shared(frame) }
+        if self.file_pages.contains_key(&va) { !shared_area } else { frames::is_shared(frame) }
     }
 
     /// Maps `page` to `frame` with `access` (replacing what was there).
@@ -214,7 +184,7 @@ impl PagedContext {
     /// (anonymous memory shared since a fork, or a file's page under a
     /// private mapping), or `frame` itself once no other view maps it.
     fn break_copy_on_write(&mut self, page: u64, frame: PhysAddr, access: UserAccess) -> Result<PhysAddr, Fault> {
-        let own = if self.file_pages.contains_key(&page) || is_shared(frame) {
+        let own = if self.file_pages.contains_key(&page) || frames::is_shared(frame) {
             let copy = frames::allocate_zeroed().ok_or(Fault::OutOfMemory)?;
             frames::copy(frame, copy);
             self.release_page(page, frame);
@@ -363,27 +333,27 @@ impl IsolationContext for PagedContext {
         }
         let mut child = PagedContext::new()?;
         child.areas = self.areas.clone();
-        let areas: Vec<_> = self.areas.iter().map(|a| (a.start..a.end, a.is_shared())).collect();
-        for (range, shared_area) in areas {
-            for va in range.step_by(PAGE as usize) {
-                let Some((frame, access)) = self.tables.user_page(va) else { continue };
-                let file_page = self.file_pages.get(&va).cloned();
-                let child_access = if shared_area { access } else { UserAccess { write: false, ..access } };
-                if child.tables.map_user_page(va, frame, child_access, &mut allocate_table_frame).is_err() {
-                    return Err(Errno::ENOMEM);
+        let areas = &self.areas;
+        let file_pages = &self.file_pages;
+        let mut child_file_pages = BTreeMap::new();
+        let mut pages = 0;
+        let mut share = |va: u64, frame: PhysAddr, access: UserAccess| {
+            pages += 1;
+            let shared_area = areas.find(va).is_some_and(|a| a.is_shared());
+            match file_pages.get(&va) {
+                Some(file_page) => {
+                    child_file_pages.insert(va, file_page.clone());
                 }
-                child.pages += 1;
-                match file_page {
-                    Some(file_page) => {
-                        child.file_pages.insert(va, file_page);
-                    }
-                    None => share_frame(frame),
-                }
-                if access.write && !shared_area {
-                    self.install(va, frame, child_access).map_err(|_| Errno::ENOMEM)?;
-                }
+                None => frames::share(frame),
             }
-        }
+            if shared_area { (access, true) } else { (UserAccess { write: false, ..access }, false) }
+        };
+        let forked = self.tables.fork_into(&mut child.tables, &mut share, &mut allocate_table_frame);
+        child.file_pages = child_file_pages;
+        child.pages = pages;
+        // The parent's writable pages became read-only in place.
+        mmu::invalidate_user_asid(self.asid);
+        forked.map_err(|_| Errno::ENOMEM)?;
         Ok(child)
     }
 
@@ -406,11 +376,15 @@ impl IsolationContext for PagedContext {
 
 impl Drop for PagedContext {
     fn drop(&mut self) {
-        let areas: Vec<Range<u64>> = self.areas.iter().map(|a| a.start..a.end).collect();
-        for range in areas {
-            self.drop_pages(range);
-        }
         mmu::deactivate_user();
+        // One walk releases every page; one invalidation covers the view.
+        let file_pages = &self.file_pages;
+        self.tables.for_each_user_page(&mut |va, frame| {
+            if !file_pages.contains_key(&va) {
+                frames::release(frame);
+            }
+        });
+        self.file_pages.clear();
         mmu::invalidate_user_asid(self.asid);
         for frame in self.tables.table_frames() {
             frames::free(frame);
