@@ -136,14 +136,21 @@ pub fn rt_sigqueueinfo(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 /// rt_tgsigqueueinfo(tgid, tid, signal, info): every μprocess is one
 /// thread, whose tid is its pid.
 pub fn rt_tgsigqueueinfo(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    let (tgid, tid) = (a.i32(0), a.i32(1));
+    let tid = thread_of(a.i32(0), a.i32(1))?;
+    signals::queue_info(p, tid, a.u64(2), a.addr(3))
+}
+
+/// The thread `tid` of the thread group `tgid`, as tgkill and
+/// rt_tgsigqueueinfo name it: every μprocess is one thread, whose tid is its
+/// pid. EINVAL for ids that are not positive, ESRCH for a thread elsewhere.
+fn thread_of(tgid: i32, tid: i32) -> Result<i32, Errno> {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
     if tgid != tid {
         return Err(Errno::ESRCH);
     }
-    signals::queue_info(p, tid, a.u64(2), a.addr(3))
+    Ok(tid)
 }
 
 /// kill(pid, signal).
@@ -161,13 +168,7 @@ pub fn tkill(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 
 /// tgkill(tgid, tid, signal): the thread `tid` of process `tgid`.
 pub fn tgkill(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    let (tgid, tid) = (a.i32(0), a.i32(1));
-    if tgid <= 0 || tid <= 0 {
-        return Err(Errno::EINVAL);
-    }
-    if tgid != tid {
-        return Err(Errno::ESRCH);
-    }
+    let tid = thread_of(a.i32(0), a.i32(1))?;
     signals::kill(p, tid, a.u64(2), signals::code::SI_TKILL)
 }
 

@@ -1085,12 +1085,7 @@ fn run_linux(kernel: &Path, initrd: &Path, s: &Settings, kaslr: bool, results: &
 /// boot ended with status 0, and how it ended (the status and the kernel's
 /// last lines).
 fn boot_morsel(kernel: &Path, initrd: &Path, s: &Settings, argv: &[String]) -> Result<(String, bool, String), String> {
-    let bootargs = vec![
-        "morsel.console=pipe".to_string(),
-        "morsel.log=warn".to_string(),
-        format!("morsel.cwd={}", crate::hex(b"/")),
-        format!("morsel.argv={}", argv.iter().map(|a| crate::hex(a.as_bytes())).collect::<Vec<_>>().join(",")),
-    ];
+    let bootargs = crate::qemu::program_bootargs(argv, "/");
     let outcome = Boot {
         kernel,
         machine: Machine::Virt { gic: 3, el2: false },

@@ -317,6 +317,17 @@ impl Boot<'_> {
     }
 }
 
+/// The kernel command line that runs `argv` as the first μprocess in `cwd`,
+/// its console a plain stream, the kernel quiet but for warnings.
+pub fn program_bootargs(argv: &[String], cwd: &str) -> Vec<String> {
+    vec![
+        "morsel.console=pipe".to_string(),
+        "morsel.log=warn".to_string(),
+        format!("morsel.cwd={}", crate::hex(cwd.as_bytes())),
+        format!("morsel.argv={}", argv.iter().map(|a| crate::hex(a.as_bytes())).collect::<Vec<_>>().join(",")),
+    ]
+}
+
 /// The memory of the machines test programs run in.
 pub const PROGRAM_MEMORY_MIB: u32 = 512;
 
@@ -325,12 +336,7 @@ pub const PROGRAM_MEMORY_MIB: u32 = 512;
 /// as a plain stream; returns what it wrote to the console and its exit
 /// status (128 + signal if killed).
 pub fn run_program(kernel: &Path, initrd: &Path, argv: &[String], cwd: &str, memory_mib: u32) -> Result<(Vec<u8>, i32), String> {
-    let bootargs = vec![
-        "morsel.console=pipe".to_string(),
-        "morsel.log=warn".to_string(),
-        format!("morsel.cwd={}", crate::hex(cwd.as_bytes())),
-        format!("morsel.argv={}", argv.iter().map(|a| crate::hex(a.as_bytes())).collect::<Vec<_>>().join(",")),
-    ];
+    let bootargs = program_bootargs(argv, cwd);
     let outcome = Boot {
         kernel,
         machine: Machine::Virt { gic: 3, el2: false },
