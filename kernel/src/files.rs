@@ -353,6 +353,7 @@ impl ConsoleDriver {
             if n == 0 {
                 return;
             }
+            posix_shim::readiness::changed();
             let termios = *self.termios.lock();
             for &byte in &buf[..n] {
                 let byte = if self.is_terminal && termios.iflag & ICRNL != 0 && byte == b'\r' { b'\n' } else { byte };
@@ -435,6 +436,8 @@ impl CharDevices for ConsoleDriver {
         if !self.is_terminal {
             return Err(Errno::ENOTTY);
         }
+        // A new mode or foreground group may let a waiting reader go on.
+        posix_shim::readiness::changed();
         Ok(match request {
             TtyRequest::GetTermios => TtyReply::Termios(*self.termios.lock()),
             TtyRequest::SetTermios(termios, when) => {
@@ -583,7 +586,6 @@ fn wait_until_ready(
     let may_wait = deadline.is_none_or(|d| now < d);
     let result = with_files(p, |ctx, mem| check(ctx, mem, may_wait));
     if result == Err(Errno::ERESTART) {
-        p.wakeup = crate::process::Wakeup::Anything;
         return (result, None);
     }
     if let Some(saved) = p.suspended_mask.take() {

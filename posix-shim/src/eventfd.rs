@@ -33,6 +33,7 @@ impl EventFd {
         }
         let taken = if self.semaphore { 1 } else { *count };
         *count -= taken;
+        crate::readiness::changed();
         out.copy_from_slice(&taken.to_ne_bytes());
         Ok(8)
     }
@@ -50,6 +51,7 @@ impl EventFd {
             return Err(if nonblocking { Errno::EAGAIN } else { Errno::ERESTART });
         }
         *count += value;
+        crate::readiness::changed();
         Ok(8)
     }
 

@@ -10,6 +10,7 @@
 //! - [`cpio`]: unpacking an initramfs into it;
 //! - [`fd`]: open file descriptions and descriptor tables;
 //! - [`eventfd`]: eventfd counters;
+//! - [`readiness`]: the count of readiness changes blocked calls wait on;
 //! - [`device`]: character devices (the built-in memory devices and the
 //!   interface to the kernel's drivers).
 //!
@@ -28,6 +29,7 @@ pub mod eventfd;
 pub mod fd;
 pub mod pipe;
 pub mod procfs;
+pub mod readiness;
 pub mod syscall;
 pub mod user;
 pub mod vfs;

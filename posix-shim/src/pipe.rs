@@ -70,6 +70,7 @@ impl PipeEnd {
         for (slot, byte) in buf.iter_mut().zip(queue.drain(..n)) {
             *slot = byte;
         }
+        crate::readiness::changed();
         Ok(n)
     }
 
@@ -89,6 +90,7 @@ impl PipeEnd {
             return Err(if nonblocking { Errno::EAGAIN } else { Errno::ERESTART });
         }
         queue.extend(&data[..n]);
+        crate::readiness::changed();
         Ok(n)
     }
 
@@ -130,6 +132,7 @@ impl PipeEnd {
             return Err(Errno::EBUSY);
         }
         self.pipe.capacity.store(size, Ordering::Release);
+        crate::readiness::changed();
         Ok(size)
     }
 }
@@ -138,6 +141,7 @@ impl Drop for PipeEnd {
     fn drop(&mut self) {
         let count = if self.writes { &self.pipe.writers } else { &self.pipe.readers };
         count.fetch_sub(1, Ordering::AcqRel);
+        crate::readiness::changed();
     }
 }
 

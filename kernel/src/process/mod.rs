@@ -337,8 +337,13 @@ pub type Space = space::PagedContext;
 /// What can end a blocked system call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wakeup {
-    /// Anything (a pipe, a file, the console...): retried every round.
-    Anything,
+    /// A change of readiness (a pipe, an eventfd, the console: see
+    /// [`posix_shim::readiness`]) since the call saw `seen` changes, a
+    /// signal, or its sleep deadline (ppoll's, pselect's timeout).
+    Readiness {
+        /// The count of changes when the call last ran.
+        seen: u64,
+    },
     /// Only a signal, or the monotonic clock reaching the deadline if there
     /// is one (sleeps, sigsuspend, wait for a child, whose end sends
     /// SIGCHLD).
@@ -348,17 +353,19 @@ pub enum Wakeup {
 impl Process {
     /// Whether its blocked call may finish now (`now` in monotonic ns): a
     /// signal was sent to it, one it holds may interrupt the call or is
-    /// one sigtimedwait waits for, or the deadline passed.
+    /// one sigtimedwait waits for, the deadline passed, or (for a call
+    /// waiting on files) something became ready.
     pub fn may_wake(&self, now: u64) -> bool {
-        match self.wakeup {
-            Wakeup::Anything => true,
-            Wakeup::SignalOr(deadline) => {
-                deadline.is_some_and(|d| now >= d)
-                    || signals::has_pending(self.pid)
-                    || self.pending.bits() & self.waited_signals != 0
-                    || signals::interrupting(self).is_some()
+        let signalled = signals::has_pending(self.pid)
+            || self.pending.bits() & self.waited_signals != 0
+            || signals::interrupting(self).is_some();
+        signalled
+            || match self.wakeup {
+                Wakeup::Readiness { seen } => {
+                    posix_shim::readiness::changes() != seen || self.sleep_deadline.is_some_and(|d| now >= d)
+                }
+                Wakeup::SignalOr(deadline) => deadline.is_some_and(|d| now >= d),
             }
-        }
     }
 }
 
@@ -398,7 +405,7 @@ impl Process {
             started_ns: arch_morello::timer::uptime_ns(),
             in_blocked_call: false,
             sleep_deadline: None,
-            wakeup: Wakeup::Anything,
+            wakeup: Wakeup::SignalOr(None),
             stopped: false,
             exe: crate::files::absolute_path(&files_cwd_root(), path),
             cmdline,

@@ -60,8 +60,9 @@ pub fn handle(process: &mut Process) -> Option<Event> {
     let args = SyscallArgs::new([x[0], x[1], x[2], x[3], x[4], x[5]]);
     let sysno = Sysno::from_number(number);
     let traced = strace_enabled().then(|| crate::strace::describe_call(sysno, number, &args.regs, &process.space));
-    // A handler that blocks says what can end the wait.
-    process.wakeup = crate::process::Wakeup::Anything;
+    // A handler that blocks waits for a readiness change unless it says
+    // otherwise; the count is taken before it looks.
+    process.wakeup = crate::process::Wakeup::Readiness { seen: posix_shim::readiness::changes() };
     let outcome = match sysno {
         Some(sysno) => dispatch(process, sysno, &args),
         None => Outcome::Return(Err(Errno::ENOSYS)),
