@@ -17,6 +17,7 @@ use posix_shim::syscall::numbers::Sysno;
 use posix_shim::syscall::{FsContext, FsState, dispatch_fs};
 use posix_shim::vfs::{Clock, Credentials, DevNumber, NewNode, Timespec, Vfs};
 use spin::{Mutex, Once};
+use uprocess::areas::NamedFile;
 
 /// File times come from the real-time clock.
 struct KernelClock;
@@ -120,14 +121,14 @@ pub fn read_file(path: &[u8]) -> Result<Vec<u8>, Errno> {
     read_program(path).map(|program| program.bytes)
 }
 
-/// A program file for exec: its bytes, which the loader parses, and its
-/// inode, whose pages the loader maps.
+/// A program file for exec: its bytes, which the loader parses, and the
+/// file, whose pages the loader maps.
 #[derive(Debug)]
 pub struct ProgramImage {
     /// The whole file.
     pub bytes: Vec<u8>,
-    /// The file itself.
-    pub file: Arc<posix_shim::vfs::Inode>,
+    /// The file itself, with its canonical path.
+    pub file: NamedFile,
 }
 
 impl ProgramImage {
@@ -136,11 +137,13 @@ impl ProgramImage {
         let vfs = vfs();
         let file = vfs.anonymous_file(0, &Credentials::root())?;
         file.write_at(Some(0), bytes, vfs.now())?;
-        Ok(ProgramImage { bytes: bytes.to_vec(), file })
+        Ok(ProgramImage { bytes: bytes.to_vec(), file: NamedFile::unnamed(file) })
     }
 
-    fn of(file: Arc<posix_shim::vfs::Inode>) -> Result<ProgramImage, Errno> {
-        Ok(ProgramImage { bytes: read_range(&file, 0, file.size())?, file })
+    /// The program `inode`, whose canonical path is `path`.
+    fn of(inode: Arc<posix_shim::vfs::Inode>, path: Vec<u8>) -> Result<ProgramImage, Errno> {
+        let bytes = read_range(&inode, 0, inode.size())?;
+        Ok(ProgramImage { bytes, file: NamedFile { inode, path: Some(path.into()) } })
     }
 }
 
@@ -152,11 +155,11 @@ pub fn read_program(path: &[u8]) -> Result<ProgramImage, Errno> {
     if inode.is_dir() {
         return Err(Errno::EISDIR);
     }
-    ProgramImage::of(inode)
+    ProgramImage::of(inode, vfs.canonical_path(&vfs.root(), path))
 }
 
 /// [`read_program`] as the loader asks for an interpreter.
-pub fn read_interpreter(path: &[u8]) -> Result<(Vec<u8>, Arc<posix_shim::vfs::Inode>), Errno> {
+pub fn read_interpreter(path: &[u8]) -> Result<(Vec<u8>, NamedFile), Errno> {
     read_program(path).map(|program| (program.bytes, program.file))
 }
 
@@ -203,14 +206,14 @@ pub fn executable(p: &mut Process, dirfd: DirFd, path_at: UserAddr, flags: AtFla
     let path = match (dirfd, given.is_empty() || given.starts_with(b"/")) {
         (DirFd::Fd(fd), _) if given.is_empty() => alloc::format!("/dev/fd/{fd}").into_bytes(),
         (DirFd::Fd(fd), false) => [alloc::format!("/dev/fd/{fd}/").as_bytes(), &given].concat(),
-        _ => given,
+        _ => given.clone(),
     };
-    let mut image = executable_image(p, inode)?;
+    let mut exe = match (path.starts_with(b"/dev/fd/"), file_path_of(p, dirfd, &given)) {
+        (true, Some(opened)) => opened,
+        _ => absolute_path(&p.files.fs.cwd, &path),
+    };
+    let mut image = executable_image(p, inode, exe.clone())?;
     let mut argv = argv;
-    let mut exe = match p.files.fs.cwd.clone() {
-        cwd if path.starts_with(b"/dev/fd/") => vfs().path_of(&image.file).unwrap_or_else(|_| absolute_path(&cwd, &path)),
-        cwd => absolute_path(&cwd, &path),
-    };
     let mut script = path.clone();
     for depth in 0..=MAX_SCRIPT_DEPTH {
         let Some(line) = image.bytes.strip_prefix(b"#!") else {
@@ -237,19 +240,32 @@ pub fn executable(p: &mut Process, dirfd: DirFd, path_at: UserAddr, flags: AtFla
         let inode = vfs().lookup(&start, interpreter, true, &p.credentials.for_files())?;
         exe = absolute_path(&p.files.fs.cwd, interpreter);
         script = interpreter.to_vec();
-        image = executable_image(p, inode)?;
+        image = executable_image(p, inode, exe.clone())?;
     }
     Err(Errno::ELOOP)
 }
 
-/// `inode` as a program `p` may execute: EACCES for directories, other file
-/// types and files `p` may not execute.
-fn executable_image(p: &Process, inode: Arc<posix_shim::vfs::Inode>) -> Result<ProgramImage, Errno> {
+/// `inode` (at `path`) as a program `p` may execute: EACCES for
+/// directories, other file types and files `p` may not execute.
+fn executable_image(p: &Process, inode: Arc<posix_shim::vfs::Inode>, path: Vec<u8>) -> Result<ProgramImage, Errno> {
     if inode.file_type() != posix_shim::vfs::FileType::Regular {
         return Err(Errno::EACCES);
     }
     vfs().check_access(&inode, posix_shim::vfs::Access::EXEC, &p.credentials.for_files())?;
-    ProgramImage::of(inode)
+    ProgramImage::of(inode, path)
+}
+
+/// The canonical path of what `given` names from `dirfd` by way of an
+/// open descriptor: the descriptor's own path for an empty `given`
+/// (fexecve), else its path joined with `given`.
+fn file_path_of(p: &Process, dirfd: DirFd, given: &[u8]) -> Option<Vec<u8>> {
+    let DirFd::Fd(fd) = dirfd else { return None };
+    let file = p.files.fds.get(posix_shim::syscall::args::Fd::new(fd).ok()?).ok()?;
+    let opened = file.path()?;
+    if given.is_empty() {
+        return Some(opened.to_vec());
+    }
+    Some(vfs().canonical_path(file.inode(), given))
 }
 
 /// A μprocess's files: descriptor table, working directory and umask.
@@ -687,7 +703,7 @@ fn writes(sysno: Sysno) -> bool {
 /// for writing too if the mapping is shared and writable: EACCES
 /// otherwise), or `None` for `/dev/zero`, whose mappings are anonymous
 /// memory; ENODEV for what cannot be mapped.
-pub fn file_for_mmap(p: &mut Process, fd: i32, shared_writable: bool) -> Result<Option<Arc<posix_shim::vfs::Inode>>, Errno> {
+pub fn file_for_mmap(p: &mut Process, fd: i32, shared_writable: bool) -> Result<Option<NamedFile>, Errno> {
     let fd = posix_shim::syscall::args::Fd::new(fd)?;
     let file = p.files.fds.get(fd)?;
     if !file.flags().readable() || (shared_writable && !file.flags().writable()) {
@@ -695,7 +711,7 @@ pub fn file_for_mmap(p: &mut Process, fd: i32, shared_writable: bool) -> Result<
     }
     match file.object() {
         FileObject::Inode(inode) if inode.file_type() == posix_shim::vfs::FileType::Regular && !inode.is_synthetic() => {
-            Ok(Some(inode.clone()))
+            Ok(Some(NamedFile { inode: inode.clone(), path: file.path().map(Arc::from) }))
         }
         FileObject::MemDevice(_, posix_shim::device::MemDevice::Zero) => Ok(None),
         _ => Err(Errno::ENODEV),

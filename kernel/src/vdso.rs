@@ -15,7 +15,7 @@ use loader::Protection;
 use posix_shim::Errno;
 use posix_shim::vfs::Inode;
 use spin::Once;
-use uprocess::areas::{AreaKind, Backing, PAGE};
+use uprocess::areas::{AreaKind, Backing, NamedFile, PAGE};
 use uprocess::context::IsolationContext;
 
 /// Where `[vvar]` goes in every μprocess (above the stack, below 2^48).
@@ -50,7 +50,7 @@ fn image() -> Result<&'static Arc<Inode>, Errno> {
 /// (AT_SYSINFO_EHDR).
 pub fn map(space: &mut crate::process::Space) -> Result<u64, Errno> {
     let file = image()?;
-    let backing = |offset| Some(Backing { file: file.clone(), offset, shared: false });
+    let backing = |offset| Some(Backing { file: NamedFile::unnamed(file.clone()), offset, shared: false });
     space.map(VVAR, PAGE, Protection::READ, AreaKind::Vvar, backing(0))?;
     space.map(BASE, 2 * PAGE, Protection::READ | Protection::EXEC, AreaKind::Vdso, backing(PAGE))?;
     Ok(BASE)

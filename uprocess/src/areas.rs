@@ -30,12 +30,29 @@ pub enum AreaKind {
     Vvar,
 }
 
+/// A file as a mapping knows it: the inode, and the path it was reached
+/// by when there is one (/proc/PID/maps shows it).
+#[derive(Debug, Clone)]
+pub struct NamedFile {
+    /// The file (a tmpfs inode, or the anonymous file of a shared
+    /// anonymous mapping).
+    pub inode: Arc<Inode>,
+    /// Its canonical path, if it was opened by one.
+    pub path: Option<Arc<[u8]>>,
+}
+
+impl NamedFile {
+    /// `inode`, reached by no path.
+    pub fn unnamed(inode: Arc<Inode>) -> NamedFile {
+        NamedFile { inode, path: None }
+    }
+}
+
 /// The file an area shows.
 #[derive(Debug, Clone)]
 pub struct Backing {
-    /// The file (a tmpfs inode, or the anonymous file of a shared
-    /// anonymous mapping).
-    pub file: Arc<Inode>,
+    /// The file.
+    pub file: NamedFile,
     /// The file offset shown at the area's start (page-aligned).
     pub offset: u64,
     /// MAP_SHARED: writes reach the file. Otherwise the area sees the file
@@ -45,7 +62,7 @@ pub struct Backing {
 
 impl PartialEq for Backing {
     fn eq(&self, other: &Backing) -> bool {
-        Arc::ptr_eq(&self.file, &other.file) && self.offset == other.offset && self.shared == other.shared
+        Arc::ptr_eq(&self.file.inode, &other.file.inode) && self.offset == other.offset && self.shared == other.shared
     }
 }
 
@@ -312,7 +329,7 @@ mod tests {
             Arc::new(posix_shim::vfs::page::HeapPages::default()),
         );
         let file = vfs.anonymous_file(0x10000, &posix_shim::vfs::Credentials::root()).unwrap();
-        let backing = Backing { file: file.clone(), offset: 0x2000, shared: true };
+        let backing = Backing { file: NamedFile::unnamed(file.clone()), offset: 0x2000, shared: true };
         let mut m = AreaMap::new();
         m.insert(0x10000, 0x4000, RW, AreaKind::Private, Some(backing.clone())).unwrap();
         m.protect(0x11000, 0x1000, Protection::READ).unwrap();

@@ -85,13 +85,13 @@ pub fn publish(p: &Process) {
                 (Some(backing), _) => {
                     shown.offset = backing.offset;
                     shown.dev = posix_shim::syscall::TMPFS_DEV;
-                    shown.inode = backing.file.ino();
+                    shown.inode = backing.file.inode.ino();
                     // A file in no directory is shared anonymous memory,
                     // which Linux shows as a deleted /dev/zero.
-                    shown.path = match vfs.path_of(&backing.file) {
-                        Ok(path) => path,
-                        Err(_) if backing.file.metadata().nlink == 0 => b"/dev/zero (deleted)".to_vec(),
-                        Err(_) => Vec::new(),
+                    shown.path = match &backing.file.path {
+                        Some(path) => path.to_vec(),
+                        None if backing.file.inode.metadata().nlink == 0 => b"/dev/zero (deleted)".to_vec(),
+                        None => Vec::new(),
                     };
                 }
                 (None, AreaKind::Heap) => shown.path = b"[heap]".to_vec(),

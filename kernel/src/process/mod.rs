@@ -9,11 +9,10 @@ pub mod table;
 
 use crate::files::ProgramImage;
 use crate::platform::{self, platform};
-use uprocess::areas::{AreaKind, Backing, PAGE};
+use uprocess::areas::{AreaKind, Backing, NamedFile, PAGE};
 use uprocess::context::{Access, Fault, IsolationContext};
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch_morello::cpu;
 use arch_morello::user::{Trap, UserContext, exception_class, run_user};
@@ -288,10 +287,13 @@ impl UserMemory for Space {
 
 /// The loader's view of a fresh μprocess.
 impl AddressSpace for Space {
-    type File = Arc<posix_shim::vfs::Inode>;
+    type File = NamedFile;
 
+    /// The area the loader reserves up to [`STACK_TOP`] is the main
+    /// stack (`[stack]` in /proc/PID/maps).
     fn map_zeroed(&mut self, start: u64, len: u64, prot: Protection) -> Result<(), Errno> {
-        self.map(start, len, prot, AreaKind::Private, None)
+        let kind = if start.checked_add(len) == Some(STACK_TOP) { AreaKind::Stack } else { AreaKind::Private };
+        self.map(start, len, prot, kind, None)
     }
 
     /// The file's pages are mapped copy-on-write (every μprocess running a
@@ -385,7 +387,7 @@ impl Process {
         argv: Vec<Vec<u8>>,
         envp: Vec<Vec<u8>>,
         files: crate::files::FileState,
-        read_interpreter: &mut loader::ReadInterpreter<'_, Arc<posix_shim::vfs::Inode>>,
+        read_interpreter: &mut loader::ReadInterpreter<'_, NamedFile>,
     ) -> Result<Process, Errno> {
         let (cmdline, environ) = (nul_joined(&argv), nul_joined(&envp));
         let image = load_image(path, exe, argv, envp, &Credentials::default(), read_interpreter)?;
@@ -719,7 +721,7 @@ fn load_image(
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
     credentials: &Credentials,
-    read_interpreter: &mut loader::ReadInterpreter<'_, Arc<posix_shim::vfs::Inode>>,
+    read_interpreter: &mut loader::ReadInterpreter<'_, NamedFile>,
 ) -> Result<LoadedImage, Errno> {
     let mut space = Space::new()?;
     let program = loader::load_program(&exe.bytes, &exe.file, &mut space, read_interpreter)?;

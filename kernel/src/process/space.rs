@@ -94,7 +94,7 @@ impl PagedContext {
             return self.install(page, frame, access_rights).map(|()| frame);
         };
         let index = backing.page_index(area.start, page);
-        let shown = backing.file.mapped_page(index, backing.shared).map_err(|_| Fault::OutOfMemory)?;
+        let shown = backing.file.inode.mapped_page(index, backing.shared).map_err(|_| Fault::OutOfMemory)?;
         match shown {
             MappedPage::PastEnd => Err(Fault::PastEndOfFile),
             MappedPage::Page(file_page) if backing.shared || !writes => {
@@ -214,7 +214,7 @@ impl PagedContext {
                     target.copy_from_slice(&unsafe { frames::bytes_mut(frame) }[offset..offset + chunk]);
                 }
                 (None, None) => target.fill(0),
-                (None, Some(backing)) => match backing.file.mapped_page(backing.page_index(area.start, va), false) {
+                (None, Some(backing)) => match backing.file.inode.mapped_page(backing.page_index(area.start, va), false) {
                     Ok(MappedPage::Page(page)) => page.read(offset, target),
                     Ok(MappedPage::Hole) => target.fill(0),
                     Ok(MappedPage::PastEnd) | Err(_) => return Err(Errno::EFAULT),

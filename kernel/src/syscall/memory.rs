@@ -1,7 +1,7 @@
 //! Memory system calls: brk, mmap, munmap, mprotect, madvise.
 
 use crate::process::Process;
-use uprocess::areas::{AreaKind, Backing, PAGE};
+use uprocess::areas::{AreaKind, Backing, NamedFile, PAGE};
 use uprocess::context::{Access, IsolationContext};
 use alloc::vec;
 use loader::Protection;
@@ -69,7 +69,7 @@ pub fn mmap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         // Shared anonymous memory is a file of its own that forks share.
         None if shared => {
             let file = crate::files::vfs().anonymous_file(len, &p.credentials.for_files()).map_err(|_| Errno::ENOMEM)?;
-            Some(Backing { file, offset: 0, shared })
+            Some(Backing { file: NamedFile::unnamed(file), offset: 0, shared })
         }
         None => None,
     };
