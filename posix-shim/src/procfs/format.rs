@@ -202,6 +202,14 @@ fn centis(ns: u64) -> (u64, u64) {
     (ns / 1_000_000_000, ns % 1_000_000_000 / 10_000_000)
 }
 
+/// `/proc/version`: the release uname reports, in Linux's format.
+pub fn version(sys: &SystemInfo) -> Vec<u8> {
+    let mut out = b"Linux version ".to_vec();
+    out.extend_from_slice(&sys.os_release);
+    out.extend_from_slice(b" (morsel@morsel) (rustc) #1 SMP Morsel\n");
+    out
+}
+
 /// `/proc/uptime`.
 pub fn uptime(sys: &SystemInfo) -> Vec<u8> {
     let (us, uc) = centis(sys.uptime_ns);

@@ -294,7 +294,7 @@ fn fd_directory_holds_symlinks() {
 #[test]
 fn listings() {
     let v = world();
-    assert_eq!(names(&v, "/proc"), [".", "..", "cpuinfo", "filesystems", "loadavg", "meminfo", "mounts", "self", "stat", "sys", "uptime", "1", "42"]);
+    assert_eq!(names(&v, "/proc"), [".", "..", "cpuinfo", "filesystems", "loadavg", "meminfo", "mounts", "self", "stat", "sys", "uptime", "version", "1", "42"]);
     assert_eq!(
         names(&v, "/proc/42"),
         [".", "..", "task", "fd", "environ", "status", "comm", "cmdline", "stat", "statm", "maps", "cwd", "root", "exe", "mounts", "smaps"]

@@ -84,7 +84,7 @@ static SYSCTL_TREE: StaticTree = StaticTree {
 };
 
 /// The files at the top of /proc (besides `self`, `sys` and the pids).
-const TOP_FILES: &[&str] = &["cpuinfo", "filesystems", "loadavg", "meminfo", "mounts", "stat", "uptime"];
+const TOP_FILES: &[&str] = &["cpuinfo", "filesystems", "loadavg", "meminfo", "mounts", "stat", "uptime", "version"];
 
 /// The entries of /proc/PID, in Linux's order, with their types and
 /// permissions.
@@ -222,6 +222,7 @@ pub(crate) fn proc_read(p: &dyn ProcProvider, path: &[Vec<u8>], mounts: &[MountE
                 Some(b"loadavg") => fmt::loadavg(&sys()),
                 Some(b"mounts") => fmt::mounts(mounts),
                 Some(b"filesystems") => b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\n".to_vec(),
+                Some(b"version") => fmt::version(&sys()),
                 _ => return Err(Errno::ENOENT),
             })
         }
