@@ -102,7 +102,12 @@ pub fn unpack_initramfs(archive: &[u8]) -> Result<(), Errno> {
 
 /// Up to `len` bytes of `inode` from `offset` (fewer at its end).
 fn read_range(inode: &posix_shim::vfs::Inode, offset: u64, len: u64) -> Result<Vec<u8>, Errno> {
-    let mut contents = alloc::vec![0u8; usize::try_from(len).map_err(|_| Errno::ENOMEM)?];
+    let len = usize::try_from(len).map_err(|_| Errno::ENOMEM)?;
+    // A file may be larger than the kernel heap has room for: ENOMEM, not a
+    // failed allocation.
+    let mut contents = Vec::new();
+    contents.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+    contents.resize(len, 0u8);
     let mut done = 0;
     while done < contents.len() {
         let n = inode.read_at(offset + done as u64, &mut contents[done..], vfs().now())?;

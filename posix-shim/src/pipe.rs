@@ -89,6 +89,9 @@ impl PipeEnd {
         if n == 0 && !data.is_empty() {
             return Err(if nonblocking { Errno::EAGAIN } else { Errno::ERESTART });
         }
+        // The queue lives in the kernel heap: a full heap is ENOMEM for the
+        // writer, never a failed allocation.
+        queue.try_reserve(n).map_err(|_| Errno::ENOMEM)?;
         queue.extend(&data[..n]);
         crate::readiness::changed();
         Ok(n)

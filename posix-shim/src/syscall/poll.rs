@@ -59,7 +59,9 @@ pub fn poll(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, fds: UserAddr, co
         return Err(Errno::EINVAL);
     }
     let len = usize::try_from(count * 8).map_err(|_| Errno::EINVAL)?;
-    let mut raw = alloc::vec![0u8; len];
+    let mut raw = alloc::vec::Vec::new();
+    raw.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+    raw.resize(len, 0u8);
     mem.read_bytes(fds, &mut raw)?;
     let mut ready_count = 0u64;
     for entry in raw.chunks_exact_mut(8) {
