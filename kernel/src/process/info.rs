@@ -133,6 +133,7 @@ pub fn publish(p: &Process) {
         umask: p.files.fs.umask,
         threads: 1,
         start_ticks: p.started_ns / tick,
+        limits: p.limits,
         utime_ticks: p.cpu.user / tick,
         stime_ticks: p.cpu.system / tick,
         cutime_ticks: p.cpu.children_user / tick,

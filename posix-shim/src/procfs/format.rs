@@ -2,6 +2,8 @@
 //! (`fs/proc/array.c`, `task_mmu.c`, `meminfo.c`, `stat.c`,
 //! `arch/arm64/kernel/cpuinfo.c`).
 
+use alloc::format;
+use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
@@ -200,6 +202,39 @@ pub fn proc_stat(sys: &SystemInfo) -> Vec<u8> {
 
 fn centis(ns: u64) -> (u64, u64) {
     (ns / 1_000_000_000, ns % 1_000_000_000 / 10_000_000)
+}
+
+/// `/proc/PID/limits`, as Linux's proc_pid_limits prints it.
+pub fn limits(info: &ProcessInfo) -> Vec<u8> {
+    const ROWS: [(&str, &str); 16] = [
+        ("Max cpu time", "seconds"),
+        ("Max file size", "bytes"),
+        ("Max data size", "bytes"),
+        ("Max stack size", "bytes"),
+        ("Max core file size", "bytes"),
+        ("Max resident set", "bytes"),
+        ("Max processes", "processes"),
+        ("Max open files", "files"),
+        ("Max locked memory", "bytes"),
+        ("Max address space", "bytes"),
+        ("Max file locks", "locks"),
+        ("Max pending signals", "signals"),
+        ("Max msgqueue size", "bytes"),
+        ("Max nice priority", ""),
+        ("Max realtime priority", ""),
+        ("Max realtime timeout", "us"),
+    ];
+    let mut out = format!("{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    let value = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
+    for ((name, unit), [soft, hard]) in ROWS.iter().zip(info.limits) {
+        out += &format!("{name:<25} {:<20} {:<20} ", value(soft), value(hard));
+        if unit.is_empty() {
+            out.push('\n');
+        } else {
+            out += &format!("{unit:<10}\n");
+        }
+    }
+    out.into_bytes()
 }
 
 /// `/proc/version`: the release uname reports, in Linux's format.

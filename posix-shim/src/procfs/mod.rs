@@ -295,6 +295,9 @@ pub struct ProcessInfo {
     pub voluntary_switches: u64,
     /// Context switches by preemption.
     pub involuntary_switches: u64,
+    /// Resource limits (soft, hard) by RLIMIT_* number; `u64::MAX` is
+    /// unlimited.
+    pub limits: [[u64; 2]; 16],
 }
 
 /// Time one CPU spent in each mode, in ticks (`/proc/stat`'s columns).

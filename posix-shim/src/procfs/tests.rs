@@ -297,7 +297,7 @@ fn listings() {
     assert_eq!(names(&v, "/proc"), [".", "..", "cpuinfo", "filesystems", "loadavg", "meminfo", "mounts", "self", "stat", "sys", "uptime", "version", "1", "42"]);
     assert_eq!(
         names(&v, "/proc/42"),
-        [".", "..", "task", "fd", "environ", "status", "comm", "cmdline", "stat", "statm", "maps", "cwd", "root", "exe", "mounts", "smaps"]
+        [".", "..", "task", "fd", "environ", "status", "limits", "comm", "cmdline", "stat", "statm", "maps", "cwd", "root", "exe", "mounts", "smaps"]
     );
     assert_eq!(names(&v, "/proc/42/task"), [".", "..", "42"]);
     assert!(!names(&v, "/proc/42/task/42").contains(&String::from("task")));
@@ -437,4 +437,19 @@ fn maps_and_smaps() {
     assert!(smaps.lines().any(|l| l == "VmFlags: rd wr mr mw me gd ac "));
     assert!(smaps.lines().any(|l| l == "VmFlags: rd ex mr mw me "));
     assert_eq!(smaps.lines().filter(|l| l.starts_with("Size:")).count(), 5);
+}
+
+#[test]
+fn limits_print_as_linux_does() {
+    let mut info = ProcessInfo::default();
+    info.limits = [[u64::MAX; 2]; 16];
+    info.limits[7] = [1024, 1_048_576];
+    info.limits[13] = [0, 0];
+    let text = String::from_utf8(super::format::limits(&info)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 17);
+    assert_eq!(lines[0], "Limit                     Soft Limit           Hard Limit           Units     ");
+    assert_eq!(lines[8], "Max open files            1024                 1048576              files     ");
+    assert_eq!(lines[14], "Max nice priority         0                    0                    ");
+    assert_eq!(lines[1], "Max cpu time              unlimited            unlimited            seconds   ");
 }

@@ -93,6 +93,7 @@ const PID_ENTRIES: &[(&str, FileType, u32)] = &[
     ("fd", FileType::Directory, 0o500),
     ("environ", FileType::Regular, 0o400),
     ("status", FileType::Regular, 0o444),
+    ("limits", FileType::Regular, 0o444),
     ("comm", FileType::Regular, 0o644),
     ("cmdline", FileType::Regular, 0o444),
     ("stat", FileType::Regular, 0o444),
@@ -258,6 +259,7 @@ pub(crate) fn proc_read(p: &dyn ProcProvider, path: &[Vec<u8>], mounts: &[MountE
                 }
                 b"stat" => fmt::process_stat(&info),
                 b"statm" => fmt::statm(&info),
+                b"limits" => fmt::limits(&info),
                 b"status" => fmt::status(&info, &p.system()),
                 b"maps" => fmt::maps(&info),
                 b"smaps" => fmt::smaps(&info),
