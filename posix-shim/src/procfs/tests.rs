@@ -441,8 +441,7 @@ fn maps_and_smaps() {
 
 #[test]
 fn limits_print_as_linux_does() {
-    let mut info = ProcessInfo::default();
-    info.limits = [[u64::MAX; 2]; 16];
+    let mut info = ProcessInfo { limits: [[u64::MAX; 2]; 16], ..ProcessInfo::default() };
     info.limits[7] = [1024, 1_048_576];
     info.limits[13] = [0, 0];
     let text = String::from_utf8(super::format::limits(&info)).unwrap();

@@ -104,7 +104,7 @@ pub fn select(ctx: &mut FsContext<'_>, mem: &mut dyn UserMemory, nfds: i32, sets
         for (word, bytes) in set.iter_mut().zip(raw.chunks_exact(8)) {
             *word = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
         }
-        if let Some(last) = set.last_mut().filter(|_| nfds % 64 != 0) {
+        if let Some(last) = set.last_mut().filter(|_| !nfds.is_multiple_of(64)) {
             *last &= (1u64 << (nfds % 64)) - 1;
         }
     }
