@@ -334,14 +334,21 @@ impl IsolationContext for PagedContext {
         let mut child = PagedContext::new()?;
         child.areas = self.areas.clone();
         let areas = &self.areas;
-        let file_pages = &self.file_pages;
+        // The walk visits pages in ascending order: the area and the file
+        // pages are followed along instead of looked up for every page.
+        let mut area: Option<(Range<u64>, bool)> = None;
+        let mut file_pages = self.file_pages.iter().peekable();
         let mut child_file_pages = BTreeMap::new();
         let mut pages = 0;
         let mut share = |va: u64, frame: PhysAddr, access: UserAccess| {
             pages += 1;
-            let shared_area = areas.find(va).is_some_and(|a| a.is_shared());
-            match file_pages.get(&va) {
-                Some(file_page) => {
+            if !area.as_ref().is_some_and(|(range, _)| range.contains(&va)) {
+                area = areas.find(va).map(|a| (a.start..a.end, a.is_shared()));
+            }
+            let shared_area = area.as_ref().is_some_and(|&(_, shared)| shared);
+            while file_pages.next_if(|&(&at, _)| at < va).is_some() {}
+            match file_pages.next_if(|&(&at, _)| at == va) {
+                Some((_, file_page)) => {
                     child_file_pages.insert(va, file_page.clone());
                 }
                 None => frames::share(frame),
@@ -378,9 +385,11 @@ impl Drop for PagedContext {
     fn drop(&mut self) {
         mmu::deactivate_user();
         // One walk releases every page; one invalidation covers the view.
-        let file_pages = &self.file_pages;
+        // Pages come in ascending order: the file pages are followed along.
+        let mut file_pages = self.file_pages.keys().peekable();
         self.tables.for_each_user_page(&mut |va, frame| {
-            if !file_pages.contains_key(&va) {
+            while file_pages.next_if(|&&at| at < va).is_some() {}
+            if file_pages.next_if(|&&at| at == va).is_none() {
                 frames::release(frame);
             }
         });
