@@ -67,7 +67,20 @@ pub fn publish(p: &Process) {
                 (object, None) if object.inode().is_dir() => vfs.path_of(object.inode()).unwrap_or_default(),
                 (object, None) => alloc::format!("anon_inode:[{}]", object.inode().ino()).into_bytes(),
             };
-            FdInfo { fd: fd.raw() as u32, target, readable: file.flags().readable(), writable: file.flags().writable() }
+            // As Linux shows them: O_LARGEFILE on every 64-bit open, and
+            // O_CLOEXEC for a close-on-exec descriptor.
+            const O_LARGEFILE: u32 = 0o100000;
+            const O_CLOEXEC: u32 = 0o2000000;
+            let flags = file.flags().bits() | O_LARGEFILE | if entry.cloexec { O_CLOEXEC } else { 0 };
+            FdInfo {
+                fd: fd.raw() as u32,
+                target,
+                readable: file.flags().readable(),
+                writable: file.flags().writable(),
+                position: *file.position(),
+                flags,
+                ino: file.inode().ino(),
+            }
         })
         .collect();
     let areas = p

@@ -7,7 +7,7 @@ use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use super::{MemoryArea, ProcessInfo, SystemInfo, TaskState};
+use super::{FdInfo, MemoryArea, ProcessInfo, SystemInfo, TaskState};
 use crate::vfs::{DevNumber, MountEntry};
 
 const PAGE: u64 = 4096;
@@ -202,6 +202,12 @@ pub fn proc_stat(sys: &SystemInfo) -> Vec<u8> {
 
 fn centis(ns: u64) -> (u64, u64) {
     (ns / 1_000_000_000, ns % 1_000_000_000 / 10_000_000)
+}
+
+/// `/proc/PID/fdinfo/N`, as Linux's seq_show prints it (mount id 1 for
+/// every file: Morsel does not number its mounts).
+pub fn fdinfo(fd: &FdInfo) -> Vec<u8> {
+    format!("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n", fd.position, fd.flags, fd.ino).into_bytes()
 }
 
 /// `/proc/PID/limits`, as Linux's proc_pid_limits prints it.

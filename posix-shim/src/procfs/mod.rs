@@ -112,6 +112,13 @@ pub struct FdInfo {
     pub readable: bool,
     /// Open for writing (the link's `-wx` bits).
     pub writable: bool,
+    /// The file offset (`fdinfo`'s `pos`).
+    pub position: u64,
+    /// The open flags as `fdinfo` shows them (O_CLOEXEC for a close-on-exec
+    /// descriptor).
+    pub flags: u32,
+    /// The inode number.
+    pub ino: u64,
 }
 
 /// How much of a mapping is in memory, in bytes (the `smaps` figures).

@@ -26,9 +26,9 @@ pub(crate) fn process(pid: u32) -> ProcessInfo {
         cmdline: b"redis-server\0--port\x006379\0".to_vec(),
         environ: b"HOME=/\0TERM=vt100\0".to_vec(),
         fds: vec![
-            FdInfo { fd: 0, target: b"/dev/console".to_vec(), readable: true, writable: true },
-            FdInfo { fd: 1, target: b"pipe:[77]".to_vec(), readable: false, writable: true },
-            FdInfo { fd: 5, target: b"/tmp/dump.rdb".to_vec(), readable: true, writable: false },
+            FdInfo { fd: 0, target: b"/dev/console".to_vec(), readable: true, writable: true, position: 0, flags: 0o100002, ino: 3 },
+            FdInfo { fd: 1, target: b"pipe:[77]".to_vec(), readable: false, writable: true, position: 0, flags: 0o1, ino: 77 },
+            FdInfo { fd: 5, target: b"/tmp/dump.rdb".to_vec(), readable: true, writable: false, position: 42, flags: 0o2100000, ino: 9 },
         ],
         areas: vec![
             MemoryArea {
@@ -287,6 +287,9 @@ fn fd_directory_holds_symlinks() {
     assert_eq!(l(b"/proc/42/fd/1").metadata().mode(), 0o120300);
     assert_eq!(l(b"/proc/42/fd/5").metadata().mode(), 0o120500);
     assert_eq!(l(b"/proc/42/fd").metadata().mode(), 0o040500);
+    assert_eq!(read(&v, "/proc/42/fdinfo/5").unwrap(), b"pos:\t42\nflags:\t02100000\nmnt_id:\t1\nino:\t9\n");
+    assert_eq!(l(b"/proc/42/fdinfo/5").metadata().mode(), 0o100444);
+    assert_eq!(read(&v, "/proc/42/fdinfo/3").err(), Some(Errno::ENOENT));
     // A pipe cannot be followed (Linux would reopen it; Morsel names it only).
     assert_eq!(v.lookup(&v.root(), b"/proc/42/fd/1", true, &root).err(), Some(Errno::ENOENT));
 }
@@ -297,7 +300,7 @@ fn listings() {
     assert_eq!(names(&v, "/proc"), [".", "..", "cpuinfo", "filesystems", "loadavg", "meminfo", "mounts", "self", "stat", "sys", "uptime", "version", "1", "42"]);
     assert_eq!(
         names(&v, "/proc/42"),
-        [".", "..", "task", "fd", "environ", "status", "limits", "comm", "cmdline", "stat", "statm", "maps", "cwd", "root", "exe", "mounts", "smaps"]
+        [".", "..", "task", "fd", "fdinfo", "environ", "status", "limits", "comm", "cmdline", "stat", "statm", "maps", "cwd", "root", "exe", "mounts", "smaps"]
     );
     assert_eq!(names(&v, "/proc/42/task"), [".", "..", "42"]);
     assert!(!names(&v, "/proc/42/task/42").contains(&String::from("task")));

@@ -91,6 +91,7 @@ const TOP_FILES: &[&str] = &["cpuinfo", "filesystems", "loadavg", "meminfo", "mo
 const PID_ENTRIES: &[(&str, FileType, u32)] = &[
     ("task", FileType::Directory, 0o555),
     ("fd", FileType::Directory, 0o500),
+    ("fdinfo", FileType::Directory, 0o555),
     ("environ", FileType::Regular, 0o400),
     ("status", FileType::Regular, 0o444),
     ("limits", FileType::Regular, 0o444),
@@ -147,6 +148,10 @@ fn pid_node(info: &ProcessInfo, rest: &[Vec<u8>]) -> Option<SynthStat> {
             let perm = if f.readable { 0o500 } else { 0 } | if f.writable { 0o300 } else { 0 };
             Some(owned(FileType::Symlink, perm))
         }
+        [fdinfo, n] if fdinfo == b"fdinfo" => {
+            let n = parse_u32(n)?;
+            info.fds.iter().any(|f| f.fd == n).then(|| owned(FileType::Regular, 0o444))
+        }
         [name] => PID_ENTRIES.iter().find(|(n, _, _)| n.as_bytes() == name.as_slice()).map(|&(_, t, p)| owned(t, p)),
         _ => None,
     }
@@ -200,6 +205,7 @@ pub(crate) fn proc_entries(p: &dyn ProcProvider, path: &[Vec<u8>]) -> Vec<(Vec<u
                     .map(|(n, t, _)| (n.as_bytes().to_vec(), *t))
                     .collect(),
                 Some([fd]) if fd == b"fd" => info.fds.iter().map(|f| (decimal(f.fd), FileType::Symlink)).collect(),
+                Some([fdinfo]) if fdinfo == b"fdinfo" => info.fds.iter().map(|f| (decimal(f.fd), FileType::Regular)).collect(),
                 _ => Vec::new(),
             }
         }
@@ -248,6 +254,12 @@ pub(crate) fn proc_read(p: &dyn ProcProvider, path: &[Vec<u8>], mounts: &[MountE
         _ => {
             let (info, rest) = process_of(p, path).ok_or(Errno::ENOENT)?;
             let rest = pid_rest(&info, rest).ok_or(Errno::ENOENT)?;
+            if let [fdinfo, n] = rest
+                && fdinfo == b"fdinfo"
+            {
+                let n = parse_u32(n).ok_or(Errno::ENOENT)?;
+                return info.fds.iter().find(|f| f.fd == n).map(fmt::fdinfo).ok_or(Errno::ENOENT);
+            }
             let [file] = rest else { return Err(Errno::ENOENT) };
             Ok(match file.as_slice() {
                 b"cmdline" => info.cmdline,
