@@ -382,13 +382,7 @@ mod tests {
     const CHILD: u64 = 0x4010_0000;
     const REGION: u64 = 0x1_0000;
 
-    fn region(base: u64, length: u64) -> Capability {
-        let cap = Capability::root()
-            .set_address(base)
-            .set_bounds_exact(Length::from(length));
-        assert!(cap.tag(), "test region must be exact");
-        cap
-    }
+    use crate::capability::test_region as region;
 
     /// A sealing authority for every ordinary object type.
     fn sealer() -> Capability {

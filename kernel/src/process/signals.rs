@@ -671,11 +671,6 @@ pub fn fire_real_timers(now: u64) {
     }
 }
 
-/// The earliest ITIMER_REAL deadline, for the idle loop.
-pub fn next_real_timer() -> Option<u64> {
-    TIMERS.lock().values().map(|t| t.value).min()
-}
-
 /// Charges `ns` of CPU time to `timer` (ITIMER_VIRTUAL or ITIMER_PROF);
 /// whether it fired.
 pub fn charge(timer: &mut Timer, ns: u64) -> bool {

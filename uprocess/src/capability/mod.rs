@@ -22,6 +22,8 @@ pub use bounds::{
     Bounds, Length, TOP_OF_ADDRESS_SPACE, alignment_mask, bounds_address, representable_length,
 };
 pub use ops::{BuildError, Rounded, SpecialSeal};
+#[cfg(test)]
+pub(crate) use ops::test_region;
 pub use perms::Permissions;
 
 /// The pesbt of the reset capability: all permissions, unsealed, bounds

@@ -246,19 +246,21 @@ impl Capability {
     }
 }
 
+/// A tagged capability for [base, base + length) from the root, for tests
+/// (the bounds must be exactly representable).
+#[cfg(test)]
+pub(crate) fn test_region(base: u64, length: u64) -> Capability {
+    let cap = Capability::root().set_address(base).set_bounds_exact(Length::from(length));
+    assert!(cap.tag(), "test region must be exact");
+    cap
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::capability::TOP_OF_ADDRESS_SPACE;
 
-    /// A tagged capability for [base, base + length) from the root.
-    fn region(base: u64, length: u64) -> Capability {
-        let cap = Capability::root()
-            .set_address(base)
-            .set_bounds_exact(Length::from(length));
-        assert!(cap.tag(), "test region must be exact");
-        cap
-    }
+    use crate::capability::test_region as region;
 
     fn sealer(otype: u64) -> Capability {
         region(0, 0x8000)
