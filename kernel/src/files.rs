@@ -564,10 +564,7 @@ pub fn pselect6(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         posix_shim::syscall::poll::select(ctx, mem, nfds, sets, may_wait)
     });
     if let Some(left) = left {
-        let mut timespec = [0u8; 16];
-        timespec[..8].copy_from_slice(&(left / 1_000_000_000).to_le_bytes());
-        timespec[8..].copy_from_slice(&(left % 1_000_000_000).to_le_bytes());
-        p.space.write_bytes(a.addr(4), &timespec)?;
+        p.space.write_bytes(a.addr(4), &crate::syscall::timespec(left))?;
     }
     result
 }

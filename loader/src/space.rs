@@ -36,6 +36,13 @@ pub trait AddressSpace {
     /// protection). `Err(EFAULT)` if any byte is not mapped.
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno>;
 
+    /// Reserves `[start, start + len)` as the main thread's stack: demand-zero
+    /// memory as [`map_zeroed`](Self::map_zeroed) reserves it, which a space
+    /// may also mark as the stack (Linux's `[stack]`).
+    fn map_stack(&mut self, start: u64, len: u64, prot: Protection) -> Result<(), Errno> {
+        self.map_zeroed(start, len, prot)
+    }
+
     /// Shows bytes `[offset, offset + len)` of `file`, whose contents are
     /// `image`, at `start` (`start` and `offset` page-aligned, all of it
     /// inside memory [`map_zeroed`](Self::map_zeroed) reserved), privately:

@@ -246,7 +246,7 @@ pub fn build_initial_stack<F>(
 
     let mut prot = Protection::READ | Protection::WRITE;
     prot.set(Protection::EXEC, exe.executable_stack);
-    space.map_zeroed(bottom, size, prot)?;
+    space.map_stack(bottom, size, prot)?;
     space.write(sp, &frame.bytes)?;
     Ok(sp)
 }

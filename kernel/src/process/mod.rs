@@ -289,11 +289,12 @@ impl UserMemory for Space {
 impl AddressSpace for Space {
     type File = NamedFile;
 
-    /// The area the loader reserves up to [`STACK_TOP`] is the main
-    /// stack (`[stack]` in /proc/PID/maps).
     fn map_zeroed(&mut self, start: u64, len: u64, prot: Protection) -> Result<(), Errno> {
-        let kind = if start.checked_add(len) == Some(STACK_TOP) { AreaKind::Stack } else { AreaKind::Private };
-        self.map(start, len, prot, kind, None)
+        self.map(start, len, prot, AreaKind::Private, None)
+    }
+
+    fn map_stack(&mut self, start: u64, len: u64, prot: Protection) -> Result<(), Errno> {
+        self.map(start, len, prot, AreaKind::Stack, None)
     }
 
     /// The file's pages are mapped copy-on-write (every μprocess running a

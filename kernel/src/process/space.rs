@@ -59,11 +59,12 @@ impl PagedContext {
     /// from EL0 would; returns its frame.
     fn make_present(&mut self, va: u64, access: Access) -> Result<PhysAddr, Fault> {
         let page = va & !(PAGE - 1);
-        let area = self.areas.find(va).cloned().ok_or(Fault::Unmapped)?;
+        let area = self.areas.find(va).ok_or(Fault::Unmapped)?;
+        let (protection, shared_area) = (area.protection, area.is_shared());
         let allowed = match access {
-            Access::Read => area.protection.contains(Protection::READ),
-            Access::Write => area.protection.contains(Protection::WRITE),
-            Access::Execute => area.protection.contains(Protection::EXEC),
+            Access::Read => protection.contains(Protection::READ),
+            Access::Write => protection.contains(Protection::WRITE),
+            Access::Execute => protection.contains(Protection::EXEC),
             Access::Load => true,
         };
         if !allowed {
@@ -71,55 +72,53 @@ impl PagedContext {
         }
         let writes = matches!(access, Access::Write | Access::Load);
         if let Some((frame, mapped)) = self.tables.user_page(page) {
-            if writes && self.copy_before_write(page, frame, area.is_shared()) {
-                let own = if access == Access::Load { mapped } else { access_for(area.protection) };
+            if writes && self.copy_before_write(page, frame, shared_area) {
+                let own = if access == Access::Load { mapped } else { access_for(protection) };
                 return self.break_copy_on_write(page, frame, own);
             }
             if access == Access::Write && !mapped.write {
                 // The only view of an anonymous page left after the others
                 // copied theirs: it may be written in place now.
-                self.install(page, frame, access_for(area.protection))?;
+                self.install(page, frame, access_for(protection))?;
             }
             return Ok(frame);
         }
-        if area.protection.is_empty() {
+        if protection.is_empty() {
             // Only a kernel load reaches here for PROT_NONE; the page stays
             // unmapped for EL0.
             return Err(Fault::Forbidden);
         }
-        let access_rights = access_for(area.protection);
-        let Some(backing) = &area.backing else {
-            let frame = frames::allocate_zeroed().ok_or(Fault::OutOfMemory)?;
-            self.pages += 1;
-            return self.install(page, frame, access_rights).map(|()| frame);
+        let access_rights = access_for(protection);
+        // What a file mapping shows at this page (nothing for anonymous
+        // memory).
+        let shown = match &area.backing {
+            None => None,
+            Some(backing) => {
+                let index = backing.page_index(area.start, page);
+                Some(backing.file.inode.mapped_page(index, backing.shared).map_err(|_| Fault::OutOfMemory)?)
+            }
         };
-        let index = backing.page_index(area.start, page);
-        let shown = backing.file.inode.mapped_page(index, backing.shared).map_err(|_| Fault::OutOfMemory)?;
-        match shown {
-            MappedPage::PastEnd => Err(Fault::PastEndOfFile),
-            MappedPage::Page(file_page) if backing.shared || !writes => {
+        let (frame, rights) = match shown {
+            Some(MappedPage::PastEnd) => return Err(Fault::PastEndOfFile),
+            Some(MappedPage::Page(file_page)) if shared_area || !writes => {
                 // The file's own frame: writable for a shared mapping,
                 // read-only (until written) for a private one.
                 let frame = PhysAddr(file_page.frame());
-                let rights = UserAccess { write: access_rights.write && backing.shared, ..access_rights };
                 self.file_pages.insert(page, file_page);
-                self.pages += 1;
-                self.install(page, frame, rights).map(|()| frame)
+                (frame, UserAccess { write: access_rights.write && shared_area, ..access_rights })
             }
-            MappedPage::Page(file_page) => {
+            Some(MappedPage::Page(file_page)) => {
+                // A private copy of the file's page, about to be written.
                 let frame = frames::allocate_zeroed().ok_or(Fault::OutOfMemory)?;
                 // SAFETY: a frame just allocated, held by nobody else yet.
                 file_page.read(0, unsafe { frames::bytes_mut(frame) });
-                self.pages += 1;
-                self.install(page, frame, access_rights).map(|()| frame)
+                (frame, access_rights)
             }
-            MappedPage::Hole => {
-                // A private view of a hole: zeros of its own.
-                let frame = frames::allocate_zeroed().ok_or(Fault::OutOfMemory)?;
-                self.pages += 1;
-                self.install(page, frame, access_rights).map(|()| frame)
-            }
-        }
+            // Anonymous memory, or a private view of a file's hole: zeros.
+            None | Some(MappedPage::Hole) => (frames::allocate_zeroed().ok_or(Fault::OutOfMemory)?, access_rights),
+        };
+        self.pages += 1;
+        self.install(page, frame, rights).map(|()| frame)
     }
 
     /// Stops mapping the page at `va`, whose frame is `frame`.

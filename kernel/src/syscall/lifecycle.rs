@@ -146,10 +146,8 @@ fn wait_for_child(p: &mut Process, selector: Selector, what: WaitFor, nohang: bo
 /// `struct rusage` with only the user and system times filled in.
 fn rusage(user_ns: u64, system_ns: u64) -> [u8; 144] {
     let mut out = [0u8; 144];
-    for (at, ns) in [(0, user_ns), (16, system_ns)] {
-        out[at..at + 8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
-        out[at + 8..at + 16].copy_from_slice(&(ns % 1_000_000_000 / 1000).to_le_bytes());
-    }
+    out[..16].copy_from_slice(&crate::syscall::timeval(user_ns));
+    out[16..32].copy_from_slice(&crate::syscall::timeval(system_ns));
     out
 }
 

@@ -15,7 +15,7 @@ mod process;
 mod signal;
 mod time;
 
-pub use time::read_timespec;
+pub use time::{read_timespec, timespec, timeval};
 
 use crate::process::{Event, Exit, Process};
 use alloc::collections::BTreeSet;
@@ -175,8 +175,11 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::pselect6 => crate::files::pselect6(p, a).into(),
         S::openat | S::openat2 | S::readlinkat => {
             // /proc/self shows the caller as it is now, not as the scheduler
-            // last published it.
-            crate::process::info::publish(p);
+            // last published it (absolute paths elsewhere cannot reach /proc).
+            let path = posix_shim::user::UserMemory::read_path(&p.space, a.addr(1)).unwrap_or_default();
+            if !path.starts_with(b"/") || path.starts_with(b"/proc") {
+                crate::process::info::publish(p);
+            }
             crate::files::dispatch(p, sysno, a)
         }
         other => crate::files::dispatch(p, other, a),

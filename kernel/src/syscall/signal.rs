@@ -185,11 +185,8 @@ const ITIMER_PROF: u64 = 2;
 /// left), each a timeval. An armed timer never shows less than 1 µs left.
 fn encode_itimerval(interval: u64, left: Option<u64>) -> [u8; 32] {
     let mut out = [0u8; 32];
-    let left = left.map_or(0, |ns| ns.max(1000));
-    for (at, ns) in [(0, interval), (16, left)] {
-        out[at..at + 8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
-        out[at + 8..at + 16].copy_from_slice(&(ns % 1_000_000_000 / 1000).to_le_bytes());
-    }
+    out[..16].copy_from_slice(&crate::syscall::timeval(interval));
+    out[16..].copy_from_slice(&crate::syscall::timeval(left.map_or(0, |ns| ns.max(1000))));
     out
 }
 

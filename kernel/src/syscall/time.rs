@@ -51,11 +51,24 @@ fn resolution_ns(clock: u64) -> Result<u64, Errno> {
     })
 }
 
-fn write_timespec(p: &mut Process, addr: UserAddr, ns: u64) -> Result<(), Errno> {
+/// `ns` as a `struct timespec` (seconds, nanoseconds).
+pub fn timespec(ns: u64) -> [u8; 16] {
     let mut buf = [0u8; 16];
     buf[..8].copy_from_slice(&(ns / NANOS).to_le_bytes());
     buf[8..].copy_from_slice(&(ns % NANOS).to_le_bytes());
-    p.space.write_bytes(addr, &buf)
+    buf
+}
+
+/// `ns` as a `struct timeval` (seconds, microseconds).
+pub fn timeval(ns: u64) -> [u8; 16] {
+    let mut buf = [0u8; 16];
+    buf[..8].copy_from_slice(&(ns / NANOS).to_le_bytes());
+    buf[8..].copy_from_slice(&(ns % NANOS / 1000).to_le_bytes());
+    buf
+}
+
+fn write_timespec(p: &mut Process, addr: UserAddr, ns: u64) -> Result<(), Errno> {
+    p.space.write_bytes(addr, &timespec(ns))
 }
 
 /// Reads a `struct timespec` as nanoseconds; EINVAL when out of range.
@@ -87,10 +100,7 @@ pub fn clock_getres(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 pub fn gettimeofday(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let ns = now_ns(CLOCK_REALTIME)?;
     if !a.addr(0).is_null() {
-        let mut buf = [0u8; 16];
-        buf[..8].copy_from_slice(&(ns / NANOS).to_le_bytes());
-        buf[8..].copy_from_slice(&(ns % NANOS / 1000).to_le_bytes());
-        p.space.write_bytes(a.addr(0), &buf)?;
+        p.space.write_bytes(a.addr(0), &timeval(ns))?;
     }
     if !a.addr(1).is_null() {
         p.space.write_bytes(a.addr(1), &[0u8; 8])?;
