@@ -343,9 +343,10 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
         crate::machine::MachineError::Missing(what) => early_fail(what),
     });
     let tables = map_kernel(&machine, &mut early);
-    // SAFETY: the new tables map the image, RAM (stacks, heap) and devices at
-    // the addresses the boot map gave them; the Morello descriptor bits are
-    // turned on only when the CPU reported capabilities (ID_AA64PFR1_EL1.CE).
+    // SAFETY: the new tables map the image, RAM (stacks, heap) and devices
+    // at the addresses the boot map gave them; the Morello descriptor bits
+    // are turned on only when the CPU reported capabilities
+    // (ID_AA64PFR1_EL1.CE).
     unsafe { tables.activate_kernel(features.capabilities) };
 
     let mut frames = RangeAllocator::new();
