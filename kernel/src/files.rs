@@ -203,7 +203,7 @@ pub fn executable(p: &mut Process, dirfd: DirFd, path_at: UserAddr, flags: AtFla
     if !(flags & !(AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW)).is_empty() {
         return Err(Errno::EINVAL);
     }
-    let given = p.space.read_path(path_at)?;
+    let given = p.space.lock().read_path(path_at)?;
     let inode = with_files(p, |ctx, mem| ctx.resolve_at(mem, dirfd, path_at, flags, true))?;
     if flags.contains(AtFlags::SYMLINK_NOFOLLOW) && inode.file_type() == posix_shim::vfs::FileType::Symlink {
         return Err(Errno::ELOOP);
@@ -215,7 +215,7 @@ pub fn executable(p: &mut Process, dirfd: DirFd, path_at: UserAddr, flags: AtFla
     };
     let mut exe = match (path.starts_with(b"/dev/fd/"), file_path_of(p, dirfd, &given)) {
         (true, Some(opened)) => opened,
-        _ => absolute_path(&p.files.fs.cwd, &path),
+        _ => absolute_path(&p.files.lock().fs.cwd, &path),
     };
     let mut image = executable_image(p, inode, exe.clone())?;
     let mut argv = argv;
@@ -241,9 +241,9 @@ pub fn executable(p: &mut Process, dirfd: DirFd, path_at: UserAddr, flags: AtFla
         new_argv.push(script);
         new_argv.extend(argv.into_iter().skip(1));
         argv = new_argv;
-        let start = if interpreter.starts_with(b"/") { vfs().root() } else { p.files.fs.cwd.clone() };
+        let start = if interpreter.starts_with(b"/") { vfs().root() } else { p.files.lock().fs.cwd.clone() };
         let inode = vfs().lookup(&start, interpreter, true, &p.credentials.for_files())?;
-        exe = absolute_path(&p.files.fs.cwd, interpreter);
+        exe = absolute_path(&p.files.lock().fs.cwd, interpreter);
         script = interpreter.to_vec();
         image = executable_image(p, inode, exe.clone())?;
     }
@@ -265,7 +265,7 @@ fn executable_image(p: &Process, inode: Arc<posix_shim::vfs::Inode>, path: Vec<u
 /// (fexecve), else its path joined with `given`.
 fn file_path_of(p: &Process, dirfd: DirFd, given: &[u8]) -> Option<Vec<u8>> {
     let DirFd::Fd(fd) = dirfd else { return None };
-    let file = p.files.fds.get(posix_shim::syscall::args::Fd::new(fd).ok()?).ok()?;
+    let file = p.files.lock().fds.get(posix_shim::syscall::args::Fd::new(fd).ok()?).ok()?;
     let opened = file.path()?;
     if given.is_empty() {
         return Some(opened.to_vec());
@@ -519,15 +519,17 @@ impl Random for KernelRandom {
 fn with_files<T>(p: &mut Process, call: impl FnOnce(&mut FsContext<'_>, &mut dyn posix_shim::user::UserMemory) -> T) -> T {
     let cred = p.credentials.for_files();
     let mut random = KernelRandom;
+    let mut files = p.files.lock();
+    let files = &mut *files;
     let mut ctx = FsContext {
         vfs: vfs(),
-        fds: &mut p.files.fds,
-        fs: &mut p.files.fs,
+        fds: &mut files.fds,
+        fs: &mut files.fs,
         cred: &cred,
         devices: console_driver(),
         random: &mut random,
     };
-    call(&mut ctx, &mut p.space)
+    call(&mut ctx, &mut *p.space.lock())
 }
 
 /// ppoll(fds, n, timeout, sigmask, size) (AArch64 has no poll).
@@ -551,8 +553,8 @@ pub fn pselect6(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let mask = if a.addr(5).is_null() {
         None
     } else {
-        let set = p.space.read_u64(a.addr(5))?;
-        let len = p.space.read_u64(a.addr(5).offset(8)?)?;
+        let set = p.space.lock().read_u64(a.addr(5))?;
+        let len = p.space.lock().read_u64(a.addr(5).offset(8)?)?;
         match (set, len) {
             (0, _) => None,
             (set, 8) => Some(UserAddr::new(set)),
@@ -564,7 +566,7 @@ pub fn pselect6(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         posix_shim::syscall::poll::select(ctx, mem, nfds, sets, may_wait)
     });
     if let Some(left) = left {
-        p.space.write_bytes(a.addr(4), &crate::syscall::timespec(left))?;
+        p.space.lock().write_bytes(a.addr(4), &crate::syscall::timespec(left))?;
     }
     result
 }
@@ -590,7 +592,7 @@ fn wait_until_ready(
         },
     };
     if let Some(mask) = mask {
-        let mask = match p.space.read_u64(mask) {
+        let mask = match p.space.lock().read_u64(mask) {
             Ok(mask) => mask,
             Err(e) => return (Err(e), None),
         };
@@ -625,7 +627,7 @@ fn console_job_control(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Option
     use crate::process::{signals, table};
     use posix_shim::syscall::fdops::{TCSETS, TCSETSF, TCSETSW, TIOCNOTTY, TIOCSCTTY, TIOCSPGRP};
     let console = console_driver();
-    let file = p.files.fds.get(a.fd(0).ok()?).ok()?;
+    let file = p.files.lock().fds.get(a.fd(0).ok()?).ok()?;
     let FileObject::Device(_, dev) = file.object() else { return None };
     if !console.is_terminal || (*dev != DevNumber::CONSOLE && *dev != DevNumber::TTY) {
         return None;
@@ -667,7 +669,7 @@ fn console_job_control(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Option
     if !controlling || group as i32 == *console.foreground.lock() {
         return None;
     }
-    let refused = p.signal_mask & (1 << (signal - 1)) != 0 || p.signal_actions[usize::from(signal) - 1][0] == signals::SIG_IGN;
+    let refused = p.signal_mask & (1 << (signal - 1)) != 0 || p.group.lock().actions[usize::from(signal) - 1][0] == signals::SIG_IGN;
     if refused {
         return if signal == SIGTTIN { Some(Err(Errno::EIO)) } else { None };
     }
@@ -707,7 +709,7 @@ fn writes(sysno: Sysno) -> bool {
 /// memory; ENODEV for what cannot be mapped.
 pub fn file_for_mmap(p: &mut Process, fd: i32, shared_writable: bool) -> Result<Option<NamedFile>, Errno> {
     let fd = posix_shim::syscall::args::Fd::new(fd)?;
-    let file = p.files.fds.get(fd)?;
+    let file = p.files.lock().fds.get(fd)?;
     if !file.flags().readable() || (shared_writable && !file.flags().writable()) {
         return Err(Errno::EACCES);
     }

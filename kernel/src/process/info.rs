@@ -49,10 +49,21 @@ pub fn remove(pid: u32) {
 
 
 /// Publishes `p`'s current state.
+/// Publishes `p`'s current state, if `p` is the oldest thread of its
+/// process (the others' slices change what the process shows too, but
+/// only one thread speaks for it).
 pub fn publish(p: &Process) {
+    let (actions, limits, threads) = {
+        let group = p.group.lock();
+        if group.threads.first() != Some(&p.tid) {
+            return;
+        }
+        (group.actions, group.limits, group.threads.len())
+    };
     let vfs = crate::files::vfs();
-    let fds = p
-        .files
+    let files = p.files.lock();
+    let space = p.space.lock();
+    let fds = files
         .fds
         .iter()
         .map(|(fd, entry)| {
@@ -83,8 +94,7 @@ pub fn publish(p: &Process) {
             }
         })
         .collect();
-    let areas = p
-        .space
+    let areas = space
         .areas()
         .iter()
         .map(|area| {
@@ -118,7 +128,7 @@ pub fn publish(p: &Process) {
     let gid = p.credentials.gid;
     let tick = 1_000_000_000 / posix_shim::procfs::USER_HZ;
     let dispositions = |wanted: fn(u64) -> bool| {
-        p.signal_actions.iter().enumerate().filter(|(_, action)| wanted(action[0])).fold(0u64, |set, (i, _)| set | 1 << i)
+        actions.iter().enumerate().filter(|(_, action)| wanted(action[0])).fold(0u64, |set, (i, _)| set | 1 << i)
     };
     let state = if p.stopped {
         TaskState::Stopped
@@ -135,7 +145,7 @@ pub fn publish(p: &Process) {
         state,
         comm: p.name.clone(),
         exe: p.exe.clone(),
-        cwd: vfs.path_of(&p.files.fs.cwd).unwrap_or_default(),
+        cwd: vfs.path_of(&files.fs.cwd).unwrap_or_default(),
         cmdline: p.cmdline.clone(),
         environ: p.environ.clone(),
         fds,
@@ -143,16 +153,16 @@ pub fn publish(p: &Process) {
         uids: [uid[0], uid[1], uid[2], uid[1]],
         gids: [gid[0], gid[1], gid[2], gid[1]],
         groups: p.credentials.groups.clone(),
-        umask: p.files.fs.umask,
-        threads: 1,
+        umask: files.fs.umask,
+        threads: threads as u32,
         start_ticks: p.started_ns / tick,
-        limits: p.limits,
+        limits,
         utime_ticks: p.cpu.user / tick,
         stime_ticks: p.cpu.system / tick,
         cutime_ticks: p.cpu.children_user / tick,
         cstime_ticks: p.cpu.children_system / tick,
         signals: SignalMasks {
-            pending: p.pending.bits(),
+            pending: super::signals::pending_bits(p),
             blocked: p.signal_mask,
             ignored: dispositions(|handler| handler == super::signals::SIG_IGN),
             caught: dispositions(|handler| handler > super::signals::SIG_IGN),
@@ -160,5 +170,5 @@ pub fn publish(p: &Process) {
         ..ProcessInfo::default()
     };
     SNAPSHOTS.lock().insert(p.pid, info);
-    RESIDENT.lock().insert(p.pid, p.space.resident_pages());
+    RESIDENT.lock().insert(p.pid, space.resident_pages());
 }

@@ -1,6 +1,8 @@
 //! μprocesses: creation from an ELF file, the loop that runs one at EL0 and
 //! handles its traps (system calls, faults, interrupts), and how it ends.
 
+pub mod futex;
+pub mod group;
 pub mod info;
 pub mod scheduler;
 pub mod signals;
@@ -13,6 +15,8 @@ use uprocess::areas::{AreaKind, Backing, NamedFile, PAGE};
 use uprocess::context::{Access, Fault, IsolationContext};
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
+use group::{Shared, ThreadGroup, shared};
 use alloc::vec::Vec;
 use arch_morello::cpu;
 use arch_morello::user::{Trap, UserContext, exception_class, run_user};
@@ -144,6 +148,11 @@ pub enum Event {
     Preempted,
     /// It created this child (fork, vfork, clone for a process).
     Forked(Box<Process>),
+    /// It created this thread (clone with CLONE_THREAD).
+    NewThread(Box<Process>),
+    /// This thread ended (exit, or another thread's execve); the group goes
+    /// on unless it was its last thread (then it ends with this status).
+    ThreadExit(u8),
     /// A signal stopped it (job control) until SIGCONT or SIGKILL.
     Stopped(u8),
 }
@@ -157,34 +166,35 @@ pub struct ProgramBreak {
     pub current: u64,
 }
 
-/// One μprocess.
+/// One thread of a μprocess (a single-threaded μprocess is one of these).
 #[derive(Debug)]
 pub struct Process {
-    /// Process id.
+    /// Process id: the thread group's (getpid).
     pub pid: u32,
-    /// Its view of memory.
-    pub space: Space,
+    /// Thread id (gettid): the pid for the group's first thread.
+    pub tid: u32,
+    /// What its group's threads share.
+    pub group: Arc<ThreadGroup>,
+    /// Its view of memory, shared by the group's threads.
+    pub space: Shared<Space>,
     /// Its saved registers.
     pub context: UserContext,
-    /// The program break.
-    pub brk: ProgramBreak,
     /// The command name (prctl PR_SET_NAME, /proc/PID/comm).
     pub name: Vec<u8>,
-    /// set_tid_address's pointer, cleared at exit.
+    /// set_tid_address's pointer, cleared (and woken as a futex) at exit.
     pub clear_child_tid: u64,
+    /// set_robust_list's list head, walked at exit.
+    pub robust_list: u64,
     /// Blocked signals (rt_sigprocmask).
     pub signal_mask: u64,
-    /// Signal dispositions as rt_sigaction set them: (handler, flags,
-    /// restorer, mask) per signal 1..=64.
-    pub signal_actions: [[u64; 4]; 64],
     /// The files it has open, its cwd and umask.
-    pub files: crate::files::FileState,
+    pub files: Shared<crate::files::FileState>,
     /// Real, effective and saved user and group ids, and the groups.
     pub credentials: Credentials,
     /// PR_SET_DUMPABLE.
     pub dumpable: bool,
-    /// Resource limits (soft, hard) by RLIMIT_* number.
-    pub limits: [[u64; 2]; 16],
+    /// The cores it may run on (sched_setaffinity), one bit per core.
+    pub affinity: u64,
     /// When it started (monotonic ns), for its CPU-time clocks.
     pub started_ns: u64,
     /// Its system call is waiting to be run again (it would have blocked).
@@ -202,7 +212,7 @@ pub struct Process {
     pub cmdline: Vec<u8>,
     /// envp, each entry NUL-terminated (/proc/PID/environ).
     pub environ: Vec<u8>,
-    /// Signals sent and not yet delivered.
+    /// Signals sent to this thread and not yet delivered.
     pub pending: signals::Pending,
     /// The signals rt_sigtimedwait waits for (not delivered meanwhile).
     pub waited_signals: u64,
@@ -228,6 +238,16 @@ pub struct CpuTime {
     pub children_user: u64,
     /// Reaped children's system time.
     pub children_system: u64,
+}
+
+impl CpuTime {
+    /// Adds another thread's or process's time.
+    pub fn add(&mut self, other: CpuTime) {
+        self.user += other.user;
+        self.system += other.system;
+        self.children_user += other.children_user;
+        self.children_system += other.children_system;
+    }
 }
 
 /// Strings joined with a NUL after each, as /proc shows argv and envp.
@@ -351,6 +371,10 @@ pub enum Wakeup {
     /// is one (sleeps, sigsuspend, wait for a child, whose end sends
     /// SIGCHLD).
     SignalOr(Option<u64>),
+    /// A futex wake, a signal, or the deadline if there is one.
+    Futex(Option<u64>),
+    /// The group's other threads ending (execve), or a signal.
+    OtherThreadsEnded,
 }
 
 impl Process {
@@ -359,15 +383,18 @@ impl Process {
     /// one sigtimedwait waits for, the deadline passed, or (for a call
     /// waiting on files) something became ready.
     pub fn may_wake(&self, now: u64) -> bool {
-        let signalled = signals::has_pending(self.pid)
+        let signalled = signals::has_pending(self)
             || self.pending.bits() & self.waited_signals != 0
             || signals::interrupting(self).is_some();
         signalled
+            || self.ending().is_some()
             || match self.wakeup {
                 Wakeup::Readiness { seen } => {
                     posix_shim::readiness::changes() != seen || self.sleep_deadline.is_some_and(|d| now >= d)
                 }
                 Wakeup::SignalOr(deadline) => deadline.is_some_and(|d| now >= d),
+                Wakeup::Futex(deadline) => futex::woken(self.tid) || deadline.is_some_and(|d| now >= d),
+                Wakeup::OtherThreadsEnded => self.group.lock().threads.len() == 1,
             }
     }
 }
@@ -392,19 +419,22 @@ impl Process {
     ) -> Result<Process, Errno> {
         let (cmdline, environ) = (nul_joined(&argv), nul_joined(&envp));
         let image = load_image(path, exe, argv, envp, &Credentials::default(), read_interpreter)?;
+        let brk = ProgramBreak { start: image.brk_start, current: image.brk_start };
+        group::add_thread(pid, pid);
         Ok(Process {
             pid,
-            space: image.space,
+            tid: pid,
+            group: ThreadGroup::new(pid, [[0; 4]; 64], brk, DEFAULT_LIMITS),
+            space: shared(image.space),
             context: UserContext::new(image.entry, image.sp),
-            brk: ProgramBreak { start: image.brk_start, current: image.brk_start },
             name: command_name(path),
             clear_child_tid: 0,
+            robust_list: 0,
             signal_mask: 0,
-            signal_actions: [[0; 4]; 64],
-            files,
+            files: shared(files),
             credentials: Credentials::default(),
             dumpable: true,
-            limits: DEFAULT_LIMITS,
+            affinity: u64::MAX,
             started_ns: arch_morello::timer::uptime_ns(),
             in_blocked_call: false,
             sleep_deadline: None,
@@ -425,7 +455,9 @@ impl Process {
     /// Replaces the program (execve): a new view loaded from `exe`; the pid,
     /// files less the close-on-exec ones, cwd, credentials, signal mask and
     /// ignored signals stay; handled signals go back to their default. On
-    /// error nothing has changed.
+    /// error nothing has changed. The caller has ended the group's other
+    /// threads ([`Process::end_other_threads`]); the thread takes over the
+    /// group's id.
     pub fn exec(&mut self, found: crate::files::Executable, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
         let crate::files::Executable { image: exe, argv, path, exe: exe_path } = found;
         let path = path.as_slice();
@@ -434,26 +466,108 @@ impl Process {
         self.exe = exe_path;
         self.cmdline = cmdline;
         self.environ = environ;
-        self.space = image.space;
+        // The files were shared only with the threads that are gone now;
+        // the view may have been shared with a vfork parent.
+        self.space = shared(image.space);
         self.context = UserContext::new(image.entry, image.sp);
-        self.brk = ProgramBreak { start: image.brk_start, current: image.brk_start };
         self.name = command_name(path);
         self.clear_child_tid = 0;
-        self.files.fds.close_on_exec();
+        self.robust_list = 0;
+        self.files.lock().fds.close_on_exec();
         self.suspended_mask = None;
         self.altstack = signals::AltStack::default();
-        for action in &mut self.signal_actions {
+        let mut group = self.group.lock();
+        group.brk = ProgramBreak { start: image.brk_start, current: image.brk_start };
+        group.ending = None;
+        group.threads = alloc::vec![self.pid];
+        for action in &mut group.actions {
             // SIG_DFL is 0 and SIG_IGN 1: handlers are addresses above them.
             if action[0] > 1 {
                 *action = [0; 4];
             }
         }
+        drop(group);
+        if self.tid != self.pid {
+            group::rename_thread(self.tid, self.pid);
+            self.tid = self.pid;
+        }
         Ok(())
+    }
+
+    /// A new thread `tid` of group `pid` (fork: a new group's first thread;
+    /// clone: another thread of this one's), running where this one does
+    /// with `space` and `files`, with this thread's signal mask, credentials
+    /// and name; no pending signals, CPU time, timers or alternate stack.
+    pub fn child(&self, pid: u32, tid: u32, group: Arc<ThreadGroup>, space: Shared<Space>, files: Shared<crate::files::FileState>) -> Process {
+        group::add_thread(tid, pid);
+        Process {
+            pid,
+            tid,
+            group,
+            space,
+            context: self.context.clone(),
+            name: self.name.clone(),
+            clear_child_tid: 0,
+            robust_list: 0,
+            signal_mask: self.signal_mask,
+            files,
+            credentials: self.credentials.clone(),
+            dumpable: self.dumpable,
+            affinity: self.affinity,
+            started_ns: arch_morello::timer::uptime_ns(),
+            in_blocked_call: false,
+            sleep_deadline: None,
+            wakeup: Wakeup::SignalOr(None),
+            stopped: false,
+            exe: self.exe.clone(),
+            cmdline: self.cmdline.clone(),
+            environ: self.environ.clone(),
+            pending: signals::Pending::default(),
+            waited_signals: 0,
+            altstack: signals::AltStack::default(),
+            cpu_timers: Default::default(),
+            cpu: CpuTime::default(),
+            suspended_mask: None,
+        }
+    }
+
+    /// For execve: asks the group's other threads to end; true once they
+    /// have (until then the call waits).
+    pub fn end_other_threads(&mut self) -> bool {
+        let mut group = self.group.lock();
+        if group.threads.len() == 1 {
+            if matches!(group.ending, Some(group::Ending::Exec(_))) {
+                group.ending = None;
+            }
+            return true;
+        }
+        if group.ending.is_none() {
+            group.ending = Some(group::Ending::Exec(self.tid));
+        }
+        self.wakeup = Wakeup::OtherThreadsEnded;
+        false
+    }
+
+    /// Whether its group is ending under it: exit_group or a fatal signal
+    /// in another thread, or another thread's execve.
+    fn ending(&self) -> Option<Event> {
+        let group = self.group.lock();
+        if let Some(signal) = group.stop {
+            return Some(Event::Stopped(signal));
+        }
+        match group.ending? {
+            group::Ending::Exit(exit) => Some(Event::Exit(exit)),
+            group::Ending::Exec(tid) if tid != self.tid => Some(Event::ThreadExit(0)),
+            group::Ending::Exec(_) => None,
+        }
     }
 
     /// Runs the μprocess until its time slice ends, it blocks, forks or
     /// ends. A call that blocked before runs again first.
     pub fn run_slice(&mut self) -> Event {
+        if let Some(end) = self.ending() {
+            return end;
+        }
         signals::collect(self);
         if self.in_blocked_call {
             if let Some(signal) = signals::take_stop(self) {
@@ -492,7 +606,7 @@ impl Process {
                 Err(_) => return Event::Exit(self.kill(signal::SIGSEGV, "cannot write a signal frame")),
             }
             cpu::disable_irqs();
-            self.space.activate();
+            self.space.lock().activate();
             let entered = arch_morello::timer::uptime_ns();
             // SAFETY: TTBR0 holds this μprocess's view, which maps only its
             // own pages for EL0; IRQs are masked until the eret.
@@ -502,7 +616,7 @@ impl Process {
             match trap {
                 Trap::Irq => {
                     platform::handle_irq();
-                    if platform::ticks() != slice_start {
+                    if platform::ticks() != slice_start || self.ending().is_some() {
                         return Event::Preempted;
                     }
                 }
@@ -563,7 +677,8 @@ impl Process {
                     Access::Read
                 };
                 let address = self.context.far;
-                match self.space.fault_in(address, access) {
+                let faulted = self.space.lock().fault_in(address, access);
+                match faulted {
                     Ok(_) => None,
                     Err(Fault::OutOfMemory) if self.end_largest_instead() => Some(Event::Preempted),
                     Err(fault) => {
@@ -601,7 +716,7 @@ impl Process {
     /// (never the waits Linux always interrupts: sigsuspend, ppoll, pselect,
     /// sigtimedwait, the sleeps).
     fn interrupt_blocked_call(&mut self, signal: u8) {
-        let [handler, flags, _, _] = self.signal_actions[usize::from(signal) - 1];
+        let [handler, flags, _, _] = self.group.lock().actions[usize::from(signal) - 1];
         use posix_shim::syscall::numbers::Sysno;
         // Linux never restarts these after a handler (ERESTARTNOHAND).
         let never_restarted = [Sysno::rt_sigsuspend, Sysno::ppoll, Sysno::pselect6, Sysno::rt_sigtimedwait, Sysno::nanosleep, Sysno::clock_nanosleep]
@@ -615,6 +730,7 @@ impl Process {
         self.in_blocked_call = false;
         self.sleep_deadline = None;
         self.waited_signals = 0;
+        futex::cancel(self.tid);
     }
 
     /// Emulates an EL0 `MRS Xt, <ID register>` (op0 = 3, op1 = 0, CRn = 0),
@@ -622,7 +738,7 @@ impl Process {
     /// glibc reads MIDR_EL1 this way. Returns whether it was one.
     fn emulate_id_register_read(&mut self) -> bool {
         let mut word = [0u8; 4];
-        if self.space.read(self.context.pc, &mut word, false).is_err() {
+        if self.space.lock().read(self.context.pc, &mut word, false).is_err() {
             return false;
         }
         let insn = u32::from_le_bytes(word);

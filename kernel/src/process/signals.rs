@@ -7,10 +7,13 @@
 //! rt_sigreturn. ITIMER_REAL timers live here too: they fire whether or not
 //! their μprocess runs.
 //!
-//! Signals sent to a μprocess that is not running wait in a global pending
-//! table; the scheduler moves them into the μprocess before it runs.
+//! A signal goes to a process (kill: any of its threads that does not block
+//! it takes it) or to one thread (tgkill, faults). Signals sent while the
+//! receiver does not run wait in global pending tables (by pid and by tid);
+//! a thread moves them into its group's queue and its own before it runs.
 
 use super::signal::*;
+use super::group::ThreadGroup;
 use super::{Exit, Process};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -203,18 +206,29 @@ pub const STOP_SIGNALS: u64 = (1 << (SIGSTOP - 1)) | (1 << (SIGTSTP - 1)) | (1 <
 /// Signals no mask blocks.
 pub const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
 
+/// Signals sent to processes, by pid.
 static PENDING: Mutex<BTreeMap<u32, Pending>> = Mutex::new(BTreeMap::new());
+/// Signals sent to single threads, by tid.
+static THREAD_PENDING: Mutex<BTreeMap<u32, Pending>> = Mutex::new(BTreeMap::new());
 
-/// Queues `info` for `pid` (merged in before it next runs).
+/// Queues `info` for process `pid` (merged in before one of its threads
+/// next runs).
 pub fn send(pid: u32, info: SigInfo) {
     if (1..=64).contains(&info.signo()) {
         PENDING.lock().entry(pid).or_default().push(info);
     }
 }
 
-/// Whether a signal was sent to `pid` since it last ran.
-pub fn has_pending(pid: u32) -> bool {
-    PENDING.lock().contains_key(&pid)
+/// Queues `info` for thread `tid` alone.
+pub fn send_to_thread(tid: u32, info: SigInfo) {
+    if (1..=64).contains(&info.signo()) {
+        THREAD_PENDING.lock().entry(tid).or_default().push(info);
+    }
+}
+
+/// Whether a signal was sent to `p`'s process or to `p` since it last ran.
+pub fn has_pending(p: &Process) -> bool {
+    PENDING.lock().contains_key(&p.pid) || THREAD_PENDING.lock().contains_key(&p.tid)
 }
 
 /// What ends a stop.
@@ -248,26 +262,53 @@ pub fn nudge(pid: u32) {
 /// (job control), takes that signal: the call resumes after SIGCONT.
 pub fn take_stop(p: &mut Process) -> Option<u8> {
     let signal = interrupting(p)?;
-    let handler = p.signal_actions[usize::from(signal) - 1][0];
+    let handler = p.group.lock().actions[usize::from(signal) - 1][0];
     let stops = signal == SIGSTOP || (handler == 0 && default_action(signal) == Default::Stop);
     if !stops {
         return None;
     }
-    p.pending.take(bit(signal));
+    take(p, bit(signal));
     Some(signal)
 }
 
-/// Moves signals sent to `p` while it was not running into it.
+/// Moves signals sent to `p`'s process and to `p` while it was not running
+/// into its group's queue and its own.
 pub fn collect(p: &mut Process) {
-    if let Some(sent) = PENDING.lock().remove(&p.pid) {
+    let sent = PENDING.lock().remove(&p.pid);
+    if let Some(sent) = sent {
+        p.group.lock().pending.append(sent);
+    }
+    let sent = THREAD_PENDING.lock().remove(&p.tid);
+    if let Some(sent) = sent {
         p.pending.append(sent);
     }
+}
+
+/// The signals pending for `p`: its own and its process's.
+pub fn pending_bits(p: &Process) -> u64 {
+    p.pending.bits() | p.group.lock().pending.bits()
+}
+
+/// Takes the lowest pending signal in `set`, the thread's own first.
+pub fn take(p: &mut Process, set: u64) -> Option<SigInfo> {
+    p.pending.take(set).or_else(|| p.group.lock().pending.take(set))
+}
+
+/// Drops the pending signals in `set`, the thread's and its process's.
+pub fn discard(p: &mut Process, set: u64) {
+    p.pending.discard(set);
+    p.group.lock().pending.discard(set);
 }
 
 /// Forgets signals sent to an ended μprocess.
 pub fn forget(pid: u32) {
     PENDING.lock().remove(&pid);
     TIMERS.lock().remove(&pid);
+}
+
+/// Forgets signals sent to an ended thread.
+pub fn forget_thread(tid: u32) {
+    THREAD_PENDING.lock().remove(&tid);
 }
 
 /// What a signal does by default.
@@ -307,7 +348,7 @@ pub enum Delivery {
 /// The signals `p` may receive now: those it does not block, and the ones
 /// nothing blocks.
 fn deliverable(p: &Process) -> u64 {
-    p.pending.bits() & (!p.signal_mask | UNBLOCKABLE) & !p.waited_signals
+    pending_bits(p) & (!p.signal_mask | UNBLOCKABLE) & !p.waited_signals
 }
 
 /// The pending signal that interrupts a blocked call, if any: one with a
@@ -316,8 +357,12 @@ fn deliverable(p: &Process) -> u64 {
 /// interrupt; signals sigtimedwait waits for are its to take.
 pub fn interrupting(p: &Process) -> Option<u8> {
     let set = deliverable(p);
+    if set == 0 {
+        return None;
+    }
+    let actions = p.group.lock().actions;
     (1..=64u8).filter(|&s| set & bit(s) != 0).find(|&signal| {
-        let handler = p.signal_actions[usize::from(signal) - 1][0];
+        let handler = actions[usize::from(signal) - 1][0];
         signal == SIGKILL
             || signal == SIGSTOP
             || handler > SIG_IGN
@@ -330,9 +375,11 @@ pub fn interrupting(p: &Process) -> Option<u8> {
 /// mask the handler's return restores (sigsuspend passes the one it
 /// replaced).
 pub fn deliver(p: &mut Process, saved_mask: Option<u64>) -> Result<Delivery, Errno> {
-    while let Some(info) = p.pending.take(deliverable(p)) {
+    loop {
+        let set = deliverable(p);
+        let Some(info) = take(p, set) else { break };
         let signal = info.signo();
-        let [handler, flags, restorer, mask] = p.signal_actions[usize::from(signal) - 1];
+        let [handler, flags, restorer, mask] = p.group.lock().actions[usize::from(signal) - 1];
         if signal == SIGKILL {
             return Ok(Delivery::Exit(Exit::Signal(signal)));
         }
@@ -355,7 +402,7 @@ pub fn deliver(p: &mut Process, saved_mask: Option<u64>) -> Result<Delivery, Err
                 }
                 p.signal_mask = blocked & !UNBLOCKABLE;
                 if flags & SA_RESETHAND != 0 {
-                    p.signal_actions[usize::from(signal) - 1] = [0; 4];
+                    p.group.lock().actions[usize::from(signal) - 1] = [0; 4];
                 }
                 return Ok(Delivery::Handler { restart: flags & SA_RESTART != 0 });
             }
@@ -369,7 +416,7 @@ pub fn deliver(p: &mut Process, saved_mask: Option<u64>) -> Result<Delivery, Err
 /// fault signals). Queues it when it does.
 pub fn raise_fault(p: &mut Process, info: SigInfo) -> bool {
     let signal = info.signo();
-    let handled = p.signal_actions[usize::from(signal) - 1][0] > SIG_IGN && p.signal_mask & bit(signal) == 0;
+    let handled = p.group.lock().actions[usize::from(signal) - 1][0] > SIG_IGN && p.signal_mask & bit(signal) == 0;
     if handled {
         p.pending.push(info);
     }
@@ -379,20 +426,21 @@ pub fn raise_fault(p: &mut Process, info: SigInfo) -> bool {
 /// Tells `parent` that its child stopped, continued or ended: SIGCHLD with
 /// `info`, unless its SIGCHLD action declines stops and continues
 /// (SA_NOCLDSTOP); a wait it is blocked in wakes either way.
-pub fn notify_parent(parent: &Process, info: SigInfo) {
-    let [_, flags, _, _] = parent.signal_actions[usize::from(SIGCHLD) - 1];
+pub fn notify_parent(parent: u32, parent_group: &ThreadGroup, info: SigInfo) {
+    let [_, flags, _, _] = parent_group.lock().actions[usize::from(SIGCHLD) - 1];
     let stop_or_continue = matches!(info.code(), code::CLD_STOPPED | code::CLD_CONTINUED);
     if stop_or_continue && flags & SA_NOCLDSTOP != 0 {
-        nudge(parent.pid);
+        nudge(parent);
     } else {
-        send(parent.pid, info);
+        send(parent, info);
     }
 }
 
-/// Whether `parent`'s children are reaped as they end (SIGCHLD set to
-/// SIG_IGN, or SA_NOCLDWAIT): they leave no zombie.
-pub fn reaps_automatically(parent: &Process) -> bool {
-    let [handler, flags, _, _] = parent.signal_actions[usize::from(SIGCHLD) - 1];
+/// Whether the children of the process whose group is `parent_group` are
+/// reaped as they end (SIGCHLD set to SIG_IGN, or SA_NOCLDWAIT): they leave
+/// no zombie.
+pub fn reaps_automatically(parent_group: &ThreadGroup) -> bool {
+    let [handler, flags, _, _] = parent_group.lock().actions[usize::from(SIGCHLD) - 1];
     handler == SIG_IGN || flags & SA_NOCLDWAIT != 0
 }
 
@@ -457,12 +505,12 @@ pub fn sigaltstack(p: &mut Process, new: UserAddr, old: UserAddr) -> Result<u64,
         None
     } else {
         let mut bytes = [0u8; 24];
-        p.space.read_bytes(new, &mut bytes)?;
+        p.space.lock().read_bytes(new, &mut bytes)?;
         Some(bytes)
     };
     if !old.is_null() {
         let current = p.altstack.encode(p.context.sp);
-        p.space.write_bytes(old, &current)?;
+        p.space.lock().write_bytes(old, &current)?;
     }
     if let Some(bytes) = requested {
         if p.altstack.holds(p.context.sp) {
@@ -517,7 +565,7 @@ fn build_frame(p: &mut Process, info: &SigInfo, handler: u64, flags: u64, restor
     }
     put(&mut frame, FRAME_RECORD, &p.context.x[29].to_le_bytes());
     put(&mut frame, FRAME_RECORD + 8, &p.context.x[30].to_le_bytes());
-    p.space.write_bytes(UserAddr::new(sp), &frame)?;
+    p.space.lock().write_bytes(UserAddr::new(sp), &frame)?;
     if on_alternate && p.altstack.auto_disarm {
         p.altstack = AltStack::default();
     }
@@ -537,7 +585,7 @@ fn build_frame(p: &mut Process, info: &SigInfo, handler: u64, flags: u64, restor
 pub fn sigreturn(p: &mut Process) -> Result<(), Exit> {
     let sp = p.context.sp;
     let mut frame = alloc::vec![0u8; FRAME_SIZE as usize];
-    p.space.read_bytes(UserAddr::new(sp), &mut frame).map_err(|_| Exit::CoreDump(SIGSEGV))?;
+    p.space.lock().read_bytes(UserAddr::new(sp), &mut frame).map_err(|_| Exit::CoreDump(SIGSEGV))?;
     let get = |at: u64| u64::from_le_bytes(frame[at as usize..at as usize + 8].try_into().unwrap_or([0; 8]));
     for i in 0..31 {
         p.context.x[i] = get(MC_REGS + 8 * i as u64);
@@ -590,10 +638,24 @@ pub fn send_to(p: &mut Process, targets: &[u32], info: SigInfo) -> Result<u64, E
     }
     for &target in targets {
         if target == p.pid {
-            p.pending.push(info);
+            p.group.lock().pending.push(info);
         } else {
             send(target, info);
         }
+    }
+    Ok(0)
+}
+
+/// Sends `info` to thread `tid` (tkill, tgkill, rt_tgsigqueueinfo; 0 as a
+/// signal number only checks it exists).
+pub fn send_to_thread_of(p: &mut Process, tid: u32, info: SigInfo) -> Result<u64, Errno> {
+    if info.signo() == 0 {
+        return Ok(0);
+    }
+    if tid == p.tid {
+        p.pending.push(info);
+    } else {
+        send_to_thread(tid, info);
     }
     Ok(0)
 }
@@ -610,21 +672,42 @@ pub fn kill(p: &mut Process, pid: i32, signal: u64, code: i32) -> Result<u64, Er
     send_to(p, &targets, info)
 }
 
+/// Who a signal goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A process, or the processes kill(2)'s pid argument names.
+    Process(i32),
+    /// One thread (tkill, tgkill, rt_tgsigqueueinfo), known to live.
+    Thread(u32),
+}
+
+/// tkill and tgkill: `signal` (0 only checks) to thread `tid`, SI_TKILL.
+pub fn kill_thread(p: &mut Process, tid: u32, signal: u64) -> Result<u64, Errno> {
+    let signal = u8::try_from(signal).ok().filter(|&s| s <= 64).ok_or(Errno::EINVAL)?;
+    let info = SigInfo::from_process(signal, code::SI_TKILL, p.pid, p.credentials.uid[0]);
+    send_to_thread_of(p, tid, info)
+}
+
 /// rt_sigqueueinfo(pid, signal, info) and rt_tgsigqueueinfo: `info` as the
 /// caller wrote it; to another μprocess only with a negative si_code (not
 /// SI_TKILL), so that nobody poses as the kernel.
-pub fn queue_info(p: &mut Process, pid: i32, signal: u64, at: UserAddr) -> Result<u64, Errno> {
+pub fn queue_info(p: &mut Process, target: Target, signal: u64, at: UserAddr) -> Result<u64, Errno> {
     let signal = u8::try_from(signal).ok().filter(|&s| (1..=64).contains(&s)).ok_or(Errno::EINVAL)?;
     let mut bytes = [0u8; 128];
-    p.space.read_bytes(at, &mut bytes)?;
+    p.space.lock().read_bytes(at, &mut bytes)?;
     let info = SigInfo::from_bytes(signal, bytes);
-    if pid <= 0 {
-        return Err(Errno::ESRCH);
-    }
-    if pid as u32 != p.pid && (info.code() >= 0 || info.code() == code::SI_TKILL) {
+    let pid = match target {
+        Target::Process(pid) if pid <= 0 => return Err(Errno::ESRCH),
+        Target::Process(pid) => pid as u32,
+        Target::Thread(tid) => super::group::group_of_thread(tid).ok_or(Errno::ESRCH)?,
+    };
+    if pid != p.pid && (info.code() >= 0 || info.code() == code::SI_TKILL) {
         return Err(Errno::EPERM);
     }
-    send_to(p, &targets_of_kill(p, pid), info)
+    match target {
+        Target::Process(pid) => send_to(p, &targets_of_kill(p, pid), info),
+        Target::Thread(tid) => send_to_thread_of(p, tid, info),
+    }
 }
 
 /// An interval timer: when it next fires and how often after that (ns; 0:

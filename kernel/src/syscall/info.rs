@@ -17,7 +17,7 @@ pub fn uname(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     for (i, field) in fields.iter().enumerate() {
         buf[i * 65..i * 65 + field.len()].copy_from_slice(field.as_bytes());
     }
-    p.space.write_bytes(a.addr(0), &buf)?;
+    p.space.lock().write_bytes(a.addr(0), &buf)?;
     Ok(0)
 }
 
@@ -36,7 +36,7 @@ pub fn sysinfo(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     buf[80..82].copy_from_slice(&1u16.to_le_bytes());
     // totalhigh, freehigh zero; mem_unit:
     buf[104..108].copy_from_slice(&1u32.to_le_bytes());
-    p.space.write_bytes(a.addr(0), &buf)?;
+    p.space.lock().write_bytes(a.addr(0), &buf)?;
     Ok(0)
 }
 
@@ -56,7 +56,7 @@ pub fn getrandom(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     while done < count {
         let n = chunk.len().min(count - done);
         crate::random::fill(&mut chunk[..n]);
-        p.space.write_bytes(a.addr(0).add_usize(done)?, &chunk[..n])?;
+        p.space.lock().write_bytes(a.addr(0).add_usize(done)?, &chunk[..n])?;
         done += n;
     }
     Ok(count as u64)

@@ -3,6 +3,7 @@
 
 use crate::process::signals::{SigInfo, code};
 use crate::process::table::{self, Change, Selector, WaitFor, Waited};
+use crate::process::group::{ThreadGroup, shared};
 use crate::process::{Process, signal};
 use crate::syscall::Outcome;
 use uprocess::context::IsolationContext;
@@ -24,71 +25,99 @@ const CLONE_PARENT_SETTID: u64 = 0x10_0000;
 const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 
-/// clone(flags, stack, parent_tid, tls, child_tid) for a new process: the
-/// flags glibc's fork (CHILD_SETTID|CHILD_CLEARTID|SIGCHLD) and vfork
-/// (VM|VFORK|SIGCHLD) use. The child gets a copy of the caller's memory
-/// (also for vfork: the parent may run on, which a correct vfork user cannot
-/// tell apart). Threads (CLONE_THREAD, shared files or handlers) are EINVAL
-/// until they exist.
+/// Flags clone accepts without acting on them: CLONE_SYSVSEM (no System V
+/// semaphores to undo) and CLONE_DETACHED (ignored by Linux too).
+const CLONE_SYSVSEM: u64 = 0x4_0000;
+const CLONE_DETACHED: u64 = 0x40_0000;
+
+/// clone(flags, stack, parent_tid, tls, child_tid): a new process (fork:
+/// CHILD_SETTID|CHILD_CLEARTID|SIGCHLD; vfork: VM|VFORK|SIGCHLD, whose
+/// child gets a copy of the memory, which a correct vfork user cannot tell
+/// apart) or a new thread (glibc's pthread_create:
+/// VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID).
+/// As Linux: THREAD needs SIGHAND, SIGHAND needs VM (EINVAL). Not offered
+/// (EINVAL): CLONE_VM without THREAD or VFORK, and sharing the files but
+/// not the file system state or the reverse.
 pub fn clone(p: &mut Process, a: &SyscallArgs) -> Outcome {
     let flags = a.u64(0);
-    let allowed = CSIGNAL | CLONE_VM | CLONE_VFORK | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID;
-    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FILES | CLONE_FS) != 0 || flags & !allowed != 0 {
+    let known = CSIGNAL
+        | CLONE_VM
+        | CLONE_FS
+        | CLONE_FILES
+        | CLONE_SIGHAND
+        | CLONE_VFORK
+        | CLONE_THREAD
+        | CLONE_SYSVSEM
+        | CLONE_SETTLS
+        | CLONE_PARENT_SETTID
+        | CLONE_CHILD_CLEARTID
+        | CLONE_DETACHED
+        | CLONE_CHILD_SETTID;
+    let has = |flag: u64| flags & flag != 0;
+    let invalid = flags & !known != 0
+        || (has(CLONE_THREAD) && !has(CLONE_SIGHAND))
+        || (has(CLONE_SIGHAND) && !has(CLONE_VM))
+        || (has(CLONE_VM) && !has(CLONE_THREAD) && !has(CLONE_VFORK))
+        || has(CLONE_FS) != has(CLONE_FILES);
+    if invalid {
         return Outcome::Return(Err(Errno::EINVAL));
     }
-    if flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0 {
-        return Outcome::Return(Err(Errno::EINVAL));
-    }
-    match fork(p, flags, a.u64(1), a.addr(2), a.u64(3), a.addr(4)) {
-        Ok(child) => Outcome::Fork(child),
-        Err(e) => Outcome::Return(Err(e)),
-    }
+    let ids = ChildIds { flags, parent_tid: a.addr(2), child_tid: a.addr(4) };
+    let created = if has(CLONE_THREAD) { new_thread(p, a.u64(1), a.u64(3), ids).map(Outcome::Thread) } else { fork(p, a.u64(1), a.u64(3), ids).map(Outcome::Fork) };
+    created.unwrap_or_else(|e| Outcome::Return(Err(e)))
 }
 
-fn fork(p: &mut Process, flags: u64, stack: u64, parent_tid: UserAddr, tls: u64, child_tid: UserAddr) -> Result<Box<Process>, Errno> {
-    let space = p.space.fork().map_err(|_| Errno::ENOMEM)?;
-    let pid = crate::process::next_pid();
-    let mut child = Box::new(Process {
-        pid,
-        space,
-        context: p.context.clone(),
-        brk: p.brk,
-        name: p.name.clone(),
-        clear_child_tid: if flags & CLONE_CHILD_CLEARTID != 0 { child_tid.value() } else { 0 },
-        signal_mask: p.signal_mask,
-        signal_actions: p.signal_actions,
-        files: p.files.fork(),
-        credentials: p.credentials.clone(),
-        dumpable: p.dumpable,
-        limits: p.limits,
-        started_ns: arch_morello::timer::uptime_ns(),
-        in_blocked_call: false,
-        sleep_deadline: None,
-        wakeup: crate::process::Wakeup::SignalOr(None),
-        stopped: false,
-        exe: p.exe.clone(),
-        cmdline: p.cmdline.clone(),
-        environ: p.environ.clone(),
-        pending: Default::default(),
-        waited_signals: 0,
-        altstack: p.altstack,
-        cpu_timers: Default::default(),
-        cpu: Default::default(),
-        suspended_mask: None,
-    });
+/// Where clone writes and clears the new thread's id.
+#[derive(Debug, Clone, Copy)]
+struct ChildIds {
+    flags: u64,
+    parent_tid: UserAddr,
+    child_tid: UserAddr,
+}
+
+/// Starts `child` (a fork's or a new thread) as clone's flags say: its
+/// stack, TLS, and the thread id written where CLONE_*_SETTID ask.
+fn start_child(p: &mut Process, child: &mut Process, stack: u64, tls: u64, ids: ChildIds) -> Result<(), Errno> {
     child.context.x[0] = 0;
     if stack != 0 {
         child.context.sp = stack;
     }
-    if flags & CLONE_SETTLS != 0 {
+    if ids.flags & CLONE_SETTLS != 0 {
         child.context.tpidr = tls;
     }
-    if flags & CLONE_CHILD_SETTID != 0 {
-        child.space.write_u32(child_tid, pid)?;
+    if ids.flags & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid = ids.child_tid.value();
     }
-    if flags & CLONE_PARENT_SETTID != 0 {
-        p.space.write_u32(parent_tid, pid)?;
+    if ids.flags & CLONE_CHILD_SETTID != 0 {
+        child.space.lock().write_u32(ids.child_tid, child.tid)?;
     }
+    if ids.flags & CLONE_PARENT_SETTID != 0 {
+        p.space.lock().write_u32(ids.parent_tid, child.tid)?;
+    }
+    Ok(())
+}
+
+fn fork(p: &mut Process, stack: u64, tls: u64, ids: ChildIds) -> Result<Box<Process>, Errno> {
+    let space = p.space.lock().fork().map_err(|_| Errno::ENOMEM)?;
+    let files = p.files.lock().fork();
+    let pid = crate::process::next_pid();
+    let group = {
+        let state = p.group.lock();
+        ThreadGroup::new(pid, state.actions, state.brk, state.limits)
+    };
+    let mut child = Box::new(p.child(pid, pid, group, shared(space), shared(files)));
+    child.altstack = p.altstack;
+    start_child(p, &mut child, stack, tls, ids)?;
+    Ok(child)
+}
+
+/// A new thread in the caller's group, sharing its memory, files and
+/// signal handlers.
+fn new_thread(p: &mut Process, stack: u64, tls: u64, ids: ChildIds) -> Result<Box<Process>, Errno> {
+    let tid = crate::process::next_pid();
+    let mut child = Box::new(p.child(p.pid, tid, p.group.clone(), p.space.clone(), p.files.clone()));
+    p.group.lock().threads.push(tid);
+    start_child(p, &mut child, stack, tls, ids)?;
     Ok(child)
 }
 
@@ -99,7 +128,7 @@ pub fn clone3(p: &mut Process, a: &SyscallArgs) -> Outcome {
         return Outcome::Return(Err(Errno::EINVAL));
     }
     let mut raw = [0u8; 64];
-    if let Err(e) = p.space.read_bytes(a.addr(0), &mut raw) {
+    if let Err(e) = p.space.lock().read_bytes(a.addr(0), &mut raw) {
         return Outcome::Return(Err(e));
     }
     let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
@@ -119,7 +148,7 @@ const WUNTRACED: u64 = 2;
 const WEXITED: u64 = 4;
 const WCONTINUED: u64 = 8;
 const WNOWAIT: u64 = 0x0100_0000;
-/// __WNOTHREAD, __WALL, __WCLONE: accepted (every μprocess is one thread).
+/// __WNOTHREAD, __WALL, __WCLONE: accepted (threads are never waited for).
 const THREAD_OPTIONS: u64 = 0x2000_0000 | 0x4000_0000 | 0x8000_0000;
 
 /// Waits for a child change: `Ok(None)` when there is none and `nohang`;
@@ -182,11 +211,11 @@ pub fn wait4(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
             Change::Stopped(signal) => u32::from(signal) << 8 | 0x7f,
             Change::Continued => 0xffff,
         };
-        p.space.write_u32(status_at, status)?;
+        p.space.lock().write_u32(status_at, status)?;
     }
     if !a.addr(3).is_null() {
         let (user, system) = child_cpu(change);
-        p.space.write_bytes(a.addr(3), &rusage(user, system))?;
+        p.space.lock().write_bytes(a.addr(3), &rusage(user, system))?;
     }
     Ok(u64::from(child))
 }
@@ -229,11 +258,11 @@ pub fn waitid(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
             }
             None => [0u8; 128],
         };
-        p.space.write_bytes(info_at, &info)?;
+        p.space.lock().write_bytes(info_at, &info)?;
     }
     if !a.addr(4).is_null() {
         let (user, system) = found.map_or((0, 0), |(_, change)| child_cpu(change));
-        p.space.write_bytes(a.addr(4), &rusage(user, system))?;
+        p.space.lock().write_bytes(a.addr(4), &rusage(user, system))?;
     }
     Ok(0)
 }
@@ -288,11 +317,11 @@ fn read_string_array(p: &Process, at: UserAddr) -> Result<Vec<Vec<u8>>, Errno> {
         if i > 0x2_0000 {
             return Err(Errno::E2BIG);
         }
-        let pointer = p.space.read_u64(at.offset(8 * i)?)?;
+        let pointer = p.space.lock().read_u64(at.offset(8 * i)?)?;
         if pointer == 0 {
             break;
         }
-        strings.push(p.space.read_c_string(UserAddr::new(pointer), loader::stack::MAX_ARG_STRLEN as usize)?);
+        strings.push(p.space.lock().read_c_string(UserAddr::new(pointer), loader::stack::MAX_ARG_STRLEN as usize)?);
     }
     Ok(strings)
 }
@@ -311,10 +340,16 @@ pub fn execveat(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     exec(p, a.dirfd(0), a.addr(1), a.at_flags(4), a.addr(2), a.addr(3))
 }
 
+/// The program is found (ENOENT, EACCES... leave every thread running),
+/// then the group's other threads end (the call waits for them), then it
+/// is loaded.
 fn exec(p: &mut Process, dirfd: DirFd, path: UserAddr, flags: AtFlags, argv: UserAddr, envp: UserAddr) -> Result<u64, Errno> {
     let argv = read_string_array(p, argv)?;
     let envp = read_string_array(p, envp)?;
     let found = crate::files::executable(p, dirfd, path, flags, argv)?;
+    if !p.end_other_threads() {
+        return Err(Errno::ERESTART);
+    }
     p.exec(found, envp)?;
     Ok(0)
 }

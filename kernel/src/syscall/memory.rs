@@ -28,23 +28,26 @@ fn pages(len: u64) -> Result<u64, Errno> {
 /// brk(addr): moves the program break; returns the (possibly unchanged) break.
 pub fn brk(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let requested = a.u64(0);
-    if requested < p.brk.start {
-        return Ok(p.brk.current);
+    let mut group = p.group.lock();
+    let brk = &mut group.brk;
+    if requested < brk.start {
+        return Ok(brk.current);
     }
-    let old_end = p.brk.current.next_multiple_of(PAGE).max(p.brk.start + PAGE);
-    let new_end = requested.next_multiple_of(PAGE).max(p.brk.start + PAGE);
-    if p.space.resize(p.brk.start, old_end, new_end).is_ok() {
-        if requested < p.brk.current {
+    let old_end = brk.current.next_multiple_of(PAGE).max(brk.start + PAGE);
+    let new_end = requested.next_multiple_of(PAGE).max(brk.start + PAGE);
+    let mut space = p.space.lock();
+    if space.resize(brk.start, old_end, new_end).is_ok() {
+        if requested < brk.current {
             // The bytes between the new and old break that stay mapped read
             // as zero if the break grows again, as on Linux.
-            let tail = requested..p.brk.current.min(new_end);
+            let tail = requested..brk.current.min(new_end);
             if tail.start < tail.end {
-                let _ = p.space.write(tail.start, &vec![0u8; (tail.end - tail.start) as usize], Access::Load);
+                let _ = space.write(tail.start, &vec![0u8; (tail.end - tail.start) as usize], Access::Load);
             }
         }
-        p.brk.current = requested;
+        brk.current = requested;
     }
-    Ok(p.brk.current)
+    Ok(brk.current)
 }
 
 /// mmap(addr, length, prot, flags, fd, offset).
@@ -78,16 +81,16 @@ pub fn mmap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
             return Err(Errno::EINVAL);
         }
         if flags & MAP_FIXED_NOREPLACE == 0 {
-            p.space.unmap(hint, len)?;
+            p.space.lock().unmap(hint, len)?;
         }
         hint
     } else {
         let hint = hint.next_multiple_of(PAGE);
         let free = hint >= crate::process::space::MMAP_MIN
-            && (hint..hint.saturating_add(len)).step_by(PAGE as usize).all(|page| p.space.areas().find(page).is_none());
-        if free { hint } else { p.space.find_free(len, crate::process::space::MMAP_TOP).ok_or(Errno::ENOMEM)? }
+            && (hint..hint.saturating_add(len)).step_by(PAGE as usize).all(|page| p.space.lock().areas().find(page).is_none());
+        if free { hint } else { p.space.lock().find_free(len, crate::process::space::MMAP_TOP).ok_or(Errno::ENOMEM)? }
     };
-    p.space.map(start, len, prot, AreaKind::Private, backing)?;
+    p.space.lock().map(start, len, prot, AreaKind::Private, backing)?;
     Ok(start)
 }
 
@@ -98,7 +101,7 @@ pub fn munmap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     if start % PAGE != 0 || len == 0 || start >= top || len > top - start {
         return Err(Errno::EINVAL);
     }
-    p.space.unmap(start, pages(len)?).map(|()| 0)
+    p.space.lock().unmap(start, pages(len)?).map(|()| 0)
 }
 
 /// mprotect(addr, length, prot).
@@ -110,7 +113,7 @@ pub fn mprotect(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     if len == 0 {
         return Ok(0);
     }
-    p.space.protect(start, pages(len)?, prot).map(|()| 0)
+    p.space.lock().protect(start, pages(len)?, prot).map(|()| 0)
 }
 
 const MREMAP_MAYMOVE: u64 = 1;
@@ -129,7 +132,7 @@ pub fn mremap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     let (old_size, new_size) = (old_size.next_multiple_of(PAGE), pages(new_size)?);
-    let area = p.space.areas().find(old).cloned().ok_or(Errno::EFAULT)?;
+    let area = p.space.lock().areas().find(old).cloned().ok_or(Errno::EFAULT)?;
     let old_end = old.checked_add(old_size).ok_or(Errno::EFAULT)?;
     if old_end > area.end {
         return Err(Errno::EFAULT);
@@ -137,15 +140,15 @@ pub fn mremap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     if flags & MREMAP_FIXED == 0 {
         if new_size <= old_size {
             if new_size < old_size {
-                p.space.unmap(old + new_size, old_size - new_size)?;
+                p.space.lock().unmap(old + new_size, old_size - new_size)?;
             }
             return Ok(old);
         }
         let grow = old_end..old + new_size;
-        let free = grow.clone().step_by(PAGE as usize).all(|page| p.space.areas().find(page).is_none());
+        let free = grow.clone().step_by(PAGE as usize).all(|page| p.space.lock().areas().find(page).is_none());
         if free && old_end == area.end {
             let backing = area.backing.clone().map(|b| Backing { offset: b.offset + (old_end - area.start), ..b });
-            p.space.map(grow.start, grow.end - grow.start, area.protection, area.kind, backing)?;
+            p.space.lock().map(grow.start, grow.end - grow.start, area.protection, area.kind, backing)?;
             return Ok(old);
         }
         if flags & MREMAP_MAYMOVE == 0 {
@@ -153,23 +156,23 @@ pub fn mremap(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         }
     }
     let target = if flags & MREMAP_FIXED != 0 {
-        p.space.unmap(fixed_at, new_size)?;
+        p.space.lock().unmap(fixed_at, new_size)?;
         fixed_at
     } else {
-        p.space.find_free(new_size, crate::process::space::MMAP_TOP).ok_or(Errno::ENOMEM)?
+        p.space.lock().find_free(new_size, crate::process::space::MMAP_TOP).ok_or(Errno::ENOMEM)?
     };
     let backing = area.backing.clone().map(|b| Backing { offset: b.offset + (old - area.start), ..b });
-    p.space.map(target, new_size, area.protection, area.kind, backing)?;
+    p.space.lock().map(target, new_size, area.protection, area.kind, backing)?;
     let mut page = alloc::vec![0u8; PAGE as usize];
     for offset in (0..old_size.min(new_size)).step_by(PAGE as usize) {
         // A shared mapping's pages are the file's: the new place shows them
         // already. Private pages move (copies of file pages included).
-        if !area.is_shared() && p.space.is_resident(old + offset) {
-            p.space.read(old + offset, &mut page, true)?;
-            p.space.write(target + offset, &page, Access::Load)?;
+        if !area.is_shared() && p.space.lock().is_resident(old + offset) {
+            p.space.lock().read(old + offset, &mut page, true)?;
+            p.space.lock().write(target + offset, &page, Access::Load)?;
         }
     }
-    p.space.unmap(old, old_size)?;
+    p.space.lock().unmap(old, old_size)?;
     Ok(target)
 }
 
@@ -183,10 +186,10 @@ pub fn mincore(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let end = start.checked_add(len.next_multiple_of(PAGE)).ok_or(Errno::ENOMEM)?;
     let mut residency = alloc::vec::Vec::new();
     for page in (start..end).step_by(PAGE as usize) {
-        p.space.areas().find(page).ok_or(Errno::ENOMEM)?;
-        residency.push(u8::from(p.space.is_resident(page)));
+        p.space.lock().areas().find(page).ok_or(Errno::ENOMEM)?;
+        residency.push(u8::from(p.space.lock().is_resident(page)));
     }
-    posix_shim::user::UserMemory::write_bytes(&mut p.space, a.addr(2), &residency)?;
+    posix_shim::user::UserMemory::write_bytes(&mut *p.space.lock(), a.addr(2), &residency)?;
     Ok(0)
 }
 
@@ -210,7 +213,7 @@ pub fn msync(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 fn all_mapped(p: &Process, start: u64, end: u64) -> Result<(), Errno> {
     let mut at = start;
     while at < end {
-        at = p.space.areas().find(at).ok_or(Errno::ENOMEM)?.end;
+        at = p.space.lock().areas().find(at).ok_or(Errno::ENOMEM)?.end;
     }
     Ok(())
 }
@@ -225,7 +228,7 @@ pub fn madvise(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let end = start.checked_add(len.next_multiple_of(PAGE)).ok_or(Errno::EINVAL)?;
     all_mapped(p, start, end)?;
     match advice {
-        MADV_DONTNEED | MADV_FREE => p.space.discard(start, len).map(|()| 0),
+        MADV_DONTNEED | MADV_FREE => p.space.lock().discard(start, len).map(|()| 0),
         0..=3 | 9..=25 | 100 | 101 => Ok(0),
         _ => Err(Errno::EINVAL),
     }

@@ -8,6 +8,7 @@
 //! (fork, exec, wait), signal, time, info; files and devices are
 //! posix-shim's, reached through [`crate::files`].
 
+mod futex;
 mod info;
 mod lifecycle;
 mod memory;
@@ -15,6 +16,7 @@ mod process;
 mod signal;
 mod time;
 
+pub use futex::thread_ended;
 pub use time::{read_timespec, timespec, timeval};
 
 use crate::process::{Event, Exit, Process};
@@ -30,10 +32,16 @@ pub enum Outcome {
     /// Return this to the μprocess (`Err(ERESTART)`: the call would block
     /// and runs again later).
     Return(Result<u64, Errno>),
-    /// The μprocess ends.
+    /// The μprocess ends: all its threads.
     Exit(Exit),
+    /// The calling thread ends with this status (exit).
+    ThreadExit(u8),
     /// The μprocess created this child; the caller gets its pid.
     Fork(alloc::boxed::Box<Process>),
+    /// The μprocess created this thread; the caller gets its tid.
+    Thread(alloc::boxed::Box<Process>),
+    /// The caller returns 0 and gives up the rest of its time slice.
+    Yield,
     /// The registers were replaced (rt_sigreturn): x0 is not a result.
     Resumed,
 }
@@ -59,7 +67,7 @@ pub fn handle(process: &mut Process) -> Option<Event> {
     let number = x[8];
     let args = SyscallArgs::new([x[0], x[1], x[2], x[3], x[4], x[5]]);
     let sysno = Sysno::from_number(number);
-    let traced = strace_enabled().then(|| crate::strace::describe_call(sysno, number, &args.regs, &process.space));
+    let traced = strace_enabled().then(|| crate::strace::describe_call(sysno, number, &args.regs, &*process.space.lock()));
     // A handler that blocks waits for a readiness change unless it says
     // otherwise; the count is taken before it looks.
     process.wakeup = crate::process::Wakeup::Readiness { seen: posix_shim::readiness::changes() };
@@ -70,10 +78,12 @@ pub fn handle(process: &mut Process) -> Option<Event> {
     if let Some(call) = traced {
         match &outcome {
             Outcome::Return(Err(Errno::ERESTART)) => {}
-            Outcome::Return(result) => log::info!("[pid {}] {call}{}", process.pid, crate::strace::describe_result(sysno, result)),
-            Outcome::Exit(_) => log::info!("[pid {}] {call} = ?", process.pid),
-            Outcome::Fork(child) => log::info!("[pid {}] {call} = {}", process.pid, child.pid),
-            Outcome::Resumed => log::info!("[pid {}] {call} = ? (resumed)", process.pid),
+            Outcome::Return(result) => log::info!("[pid {}] {call}{}", process.tid, crate::strace::describe_result(sysno, result)),
+            Outcome::Exit(_) | Outcome::ThreadExit(_) => log::info!("[pid {}] {call} = ?", process.tid),
+            Outcome::Fork(child) => log::info!("[pid {}] {call} = {}", process.tid, child.pid),
+            Outcome::Thread(child) => log::info!("[pid {}] {call} = {}", process.tid, child.tid),
+            Outcome::Yield => log::info!("[pid {}] {call} = 0", process.tid),
+            Outcome::Resumed => log::info!("[pid {}] {call} = ? (resumed)", process.tid),
         }
     }
     match outcome {
@@ -83,6 +93,15 @@ pub fn handle(process: &mut Process) -> Option<Event> {
             process.context.x[0] = u64::from(child.pid);
             Some(Event::Forked(child))
         }
+        Outcome::Thread(child) => {
+            process.context.x[0] = u64::from(child.tid);
+            Some(Event::NewThread(child))
+        }
+        Outcome::Yield => {
+            process.context.x[0] = 0;
+            Some(Event::Preempted)
+        }
+        Outcome::ThreadExit(status) => Some(Event::ThreadExit(status)),
         Outcome::Return(result) => {
             process.context.x[0] = match result {
                 Ok(value) => value,
@@ -103,7 +122,8 @@ pub fn handle(process: &mut Process) -> Option<Event> {
 fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
     use Sysno as S;
     match sysno {
-        S::exit | S::exit_group => Outcome::Exit(Exit::Status(a.u64(0) as u8)),
+        S::exit => Outcome::ThreadExit(a.u64(0) as u8),
+        S::exit_group => Outcome::Exit(Exit::Status(a.u64(0) as u8)),
         S::brk => memory::brk(p, a).into(),
         S::mmap => memory::mmap(p, a).into(),
         S::munmap => memory::munmap(p, a).into(),
@@ -112,7 +132,8 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::mincore => memory::mincore(p, a).into(),
         S::msync => memory::msync(p, a).into(),
         S::mremap => memory::mremap(p, a).into(),
-        S::getpid | S::gettid => Ok(u64::from(p.pid)).into(),
+        S::getpid => Ok(u64::from(p.pid)).into(),
+        S::gettid => Ok(u64::from(p.tid)).into(),
         S::getppid => Ok(lifecycle::getppid(p)).into(),
         S::setpgid => lifecycle::setpgid(p, a).into(),
         S::getpgid => lifecycle::getpgid(p, a).into(),
@@ -125,7 +146,9 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::wait4 => lifecycle::wait4(p, a).into(),
         S::waitid => lifecycle::waitid(p, a).into(),
         S::set_tid_address => process::set_tid_address(p, a).into(),
-        S::set_robust_list => process::set_robust_list(a).into(),
+        S::set_robust_list => futex::set_robust_list(p, a).into(),
+        S::get_robust_list => futex::get_robust_list(p, a).into(),
+        S::futex => futex::futex(p, a).into(),
         S::getuid => Ok(u64::from(p.credentials.uid[0])).into(),
         S::geteuid => Ok(u64::from(p.credentials.uid[1])).into(),
         S::getgid => Ok(u64::from(p.credentials.gid[0])).into(),
@@ -143,7 +166,8 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::getrlimit => process::getrlimit(p, a).into(),
         S::setrlimit => process::setrlimit(p, a).into(),
         S::sched_getaffinity => process::sched_getaffinity(p, a).into(),
-        S::sched_yield => Ok(0).into(),
+        S::sched_setaffinity => process::sched_setaffinity(p, a).into(),
+        S::sched_yield => Outcome::Yield,
         S::getcpu => process::getcpu(p, a).into(),
         S::rt_sigaction => signal::rt_sigaction(p, a).into(),
         S::rt_sigprocmask => signal::rt_sigprocmask(p, a).into(),
@@ -176,7 +200,7 @@ fn dispatch(p: &mut Process, sysno: Sysno, a: &SyscallArgs) -> Outcome {
         S::openat | S::openat2 | S::readlinkat => {
             // /proc/self shows the caller as it is now, not as the scheduler
             // last published it (absolute paths elsewhere cannot reach /proc).
-            let path = posix_shim::user::UserMemory::read_path(&p.space, a.addr(1)).unwrap_or_default();
+            let path = posix_shim::user::UserMemory::read_path(&*p.space.lock(), a.addr(1)).unwrap_or_default();
             if !path.starts_with(b"/") || path.starts_with(b"/proc") {
                 crate::process::info::publish(p);
             }

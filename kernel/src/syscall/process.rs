@@ -10,17 +10,12 @@ use posix_shim::user::{UserAddr, UserMemory};
 /// set_tid_address(tidptr): remembered for exit; returns the caller's tid.
 pub fn set_tid_address(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     p.clear_child_tid = a.u64(0);
-    Ok(u64::from(p.pid))
-}
-
-/// set_robust_list(head, len): the length must be that of the structure.
-pub fn set_robust_list(a: &SyscallArgs) -> Result<u64, Errno> {
-    if a.u64(1) != 24 { Err(Errno::EINVAL) } else { Ok(0) }
+    Ok(u64::from(p.tid))
 }
 
 fn write_ids(p: &mut Process, a: &SyscallArgs, ids: [u32; 3]) -> Result<u64, Errno> {
     for (i, id) in ids.into_iter().enumerate() {
-        p.space.write_u32(a.addr(i), id)?;
+        p.space.lock().write_u32(a.addr(i), id)?;
     }
     Ok(0)
 }
@@ -51,7 +46,7 @@ pub fn getgroups(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     for (i, g) in groups.iter().enumerate() {
-        p.space.write_u32(a.addr(1).offset(4 * i as u64)?, *g)?;
+        p.space.lock().write_u32(a.addr(1).offset(4 * i as u64)?, *g)?;
     }
     Ok(groups.len() as u64)
 }
@@ -124,7 +119,7 @@ pub fn setgroups(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     }
     let mut groups = alloc::vec::Vec::new();
     for i in 0..size {
-        groups.push(p.space.read_u32(a.addr(1).offset(4 * i)?)?);
+        groups.push(p.space.lock().read_u32(a.addr(1).offset(4 * i)?)?);
     }
     p.credentials.groups = groups;
     Ok(0)
@@ -145,7 +140,7 @@ pub fn prctl(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     match a.u64(0) {
         PR_SET_NAME => {
             let mut name = [0u8; 16];
-            p.space.read_bytes(a.addr(1), &mut name)?;
+            p.space.lock().read_bytes(a.addr(1), &mut name)?;
             let len = name.iter().position(|&b| b == 0).unwrap_or(15).min(15);
             p.name = name[..len].to_vec();
             Ok(0)
@@ -153,7 +148,7 @@ pub fn prctl(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         PR_GET_NAME => {
             let mut name = [0u8; 16];
             name[..p.name.len()].copy_from_slice(&p.name);
-            p.space.write_bytes(a.addr(1), &name)?;
+            p.space.lock().write_bytes(a.addr(1), &name)?;
             Ok(0)
         }
         PR_SET_DUMPABLE => match a.u64(1) {
@@ -166,7 +161,7 @@ pub fn prctl(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         PR_GET_DUMPABLE => Ok(u64::from(p.dumpable)),
         PR_CAPBSET_READ => if a.u64(1) <= CAP_LAST_CAP { Ok(1) } else { Err(Errno::EINVAL) },
         PR_SET_PDEATHSIG => if a.u64(1) <= 64 { Ok(0) } else { Err(Errno::EINVAL) },
-        PR_GET_PDEATHSIG => p.space.write_u32(a.addr(1), 0).map(|()| 0),
+        PR_GET_PDEATHSIG => p.space.lock().write_u32(a.addr(1), 0).map(|()| 0),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -176,7 +171,8 @@ const RLIMIT_NLIMITS: u32 = 16;
 const RLIMIT_NOFILE: u32 = 7;
 
 fn read_limit(p: &Process, addr: UserAddr) -> Result<[u64; 2], Errno> {
-    Ok([p.space.read_u64(addr)?, p.space.read_u64(addr.offset(8)?)?])
+    let space = p.space.lock();
+    Ok([space.read_u64(addr)?, space.read_u64(addr.offset(8)?)?])
 }
 
 /// prlimit64(pid, resource, new, old).
@@ -189,7 +185,7 @@ pub fn prlimit64(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     if resource >= RLIMIT_NLIMITS {
         return Err(Errno::EINVAL);
     }
-    let old = p.limits[resource as usize];
+    let old = p.group.lock().limits[resource as usize];
     let new = if a.addr(2).is_null() { None } else { Some(read_limit(p, a.addr(2))?) };
     if let Some([soft, hard]) = new {
         if soft > hard || (hard > old[1] && p.credentials.uid[1] != 0) {
@@ -197,14 +193,15 @@ pub fn prlimit64(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         }
     }
     if !a.addr(3).is_null() {
-        p.space.write_u64(a.addr(3), old[0])?;
-        p.space.write_u64(a.addr(3).offset(8)?, old[1])?;
+        let mut space = p.space.lock();
+        space.write_u64(a.addr(3), old[0])?;
+        space.write_u64(a.addr(3).offset(8)?, old[1])?;
     }
     if let Some(limit) = new {
         if resource == RLIMIT_NOFILE {
-            p.files.fds.set_limit(usize::try_from(limit[0]).unwrap_or(usize::MAX).min(1 << 20))?;
+            p.files.lock().fds.set_limit(usize::try_from(limit[0]).unwrap_or(usize::MAX).min(1 << 20))?;
         }
-        p.limits[resource as usize] = limit;
+        p.group.lock().limits[resource as usize] = limit;
     }
     Ok(0)
 }
@@ -224,30 +221,60 @@ pub fn setrlimit(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     prlimit64(p, &args)
 }
 
-/// sched_getaffinity(pid, size, mask): the cores of the machine.
-pub fn sched_getaffinity(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    let pid = a.i32(0);
-    if pid < 0 {
+/// The machine's cores as an affinity mask.
+fn all_cores() -> u64 {
+    let cores = crate::platform::platform().machine.cpus.clamp(1, 64);
+    if cores == 64 { u64::MAX } else { (1 << cores) - 1 }
+}
+
+/// Whether `id` (sched_*affinity's pid argument) names the caller: 0 or
+/// its tid. Another live thread or process is Ok(false); ESRCH otherwise.
+fn names_caller(p: &Process, id: i32) -> Result<bool, Errno> {
+    if id < 0 {
         return Err(Errno::EINVAL);
     }
-    if pid != 0 && pid as u32 != p.pid {
-        return Err(Errno::ESRCH);
+    if id == 0 || id as u32 == p.tid {
+        return Ok(true);
     }
+    crate::process::group::group_of_thread(id as u32).map(|_| false).ok_or(Errno::ESRCH)
+}
+
+/// sched_getaffinity(pid, size, mask): the cores the thread may run on
+/// (another thread's: every core).
+pub fn sched_getaffinity(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let caller = names_caller(p, a.i32(0))?;
     let size = a.u64(1);
     if size < 8 || size % 8 != 0 {
         return Err(Errno::EINVAL);
     }
-    let cores = crate::platform::platform().machine.cpus.clamp(1, 64);
-    let mask: u64 = if cores == 64 { u64::MAX } else { (1 << cores) - 1 };
-    p.space.write_u64(a.addr(2), mask)?;
+    let mask = if caller { p.affinity } else { all_cores() };
+    p.space.lock().write_u64(a.addr(2), mask)?;
     Ok(8)
+}
+
+/// sched_setaffinity(pid, size, mask): the caller's cores; EINVAL when the
+/// mask holds none of the machine's. Setting another thread's is EPERM.
+pub fn sched_setaffinity(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let caller = names_caller(p, a.i32(0))?;
+    let mut raw = [0u8; 8];
+    let length = (a.u64(1) as usize).min(8);
+    p.space.lock().read_bytes(a.addr(2), &mut raw[..length])?;
+    let mask = u64::from_le_bytes(raw) & all_cores();
+    if mask == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !caller {
+        return Err(Errno::EPERM);
+    }
+    p.affinity = mask;
+    Ok(0)
 }
 
 /// getcpu(cpu, node, cache).
 pub fn getcpu(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     for i in 0..2 {
         if !a.addr(i).is_null() {
-            p.space.write_u32(a.addr(i), 0)?;
+            p.space.lock().write_u32(a.addr(i), 0)?;
         }
     }
     Ok(0)

@@ -2,9 +2,9 @@
 //! them with data, the alternate stack and interval timers. Delivery and
 //! the pending queues are [`crate::process::signals`]'s.
 
-use crate::process::Process;
 use crate::process::signal::{SIGKILL, SIGSTOP};
-use crate::process::signals::{self, SIG_IGN, Timer, UNBLOCKABLE};
+use crate::process::signals::{self, SIG_IGN, Target, Timer, UNBLOCKABLE};
+use crate::process::{Process, group};
 use posix_shim::Errno;
 use posix_shim::syscall::args::SyscallArgs;
 use posix_shim::user::{UserAddr, UserMemory};
@@ -17,7 +17,7 @@ pub fn rt_sigaction(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     let slot = (signal - 1) as usize;
-    let old = p.signal_actions[slot];
+    let old = p.group.lock().actions[slot];
     let new = if a.addr(1).is_null() {
         None
     } else {
@@ -26,20 +26,20 @@ pub fn rt_sigaction(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         }
         let mut action = [0u64; 4];
         for (i, field) in action.iter_mut().enumerate() {
-            *field = p.space.read_u64(a.addr(1).offset(8 * i as u64)?)?;
+            *field = p.space.lock().read_u64(a.addr(1).offset(8 * i as u64)?)?;
         }
         Some(action)
     };
     if !a.addr(2).is_null() {
         for (i, field) in old.iter().enumerate() {
-            p.space.write_u64(a.addr(2).offset(8 * i as u64)?, *field)?;
+            p.space.lock().write_u64(a.addr(2).offset(8 * i as u64)?, *field)?;
         }
     }
     if let Some(action) = new {
-        p.signal_actions[slot] = action;
+        p.group.lock().actions[slot] = action;
         // Setting a signal to be ignored discards it if pending (POSIX).
         if action[0] == SIG_IGN {
-            p.pending.discard(1 << slot);
+            signals::discard(p, 1 << slot);
         }
     }
     Ok(0)
@@ -52,7 +52,7 @@ pub fn rt_sigsuspend(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     if a.u64(1) != 8 {
         return Err(Errno::EINVAL);
     }
-    let mask = p.space.read_u64(a.addr(0))?;
+    let mask = p.space.lock().read_u64(a.addr(0))?;
     if p.suspended_mask.is_none() {
         p.suspended_mask = Some(p.signal_mask);
     }
@@ -67,8 +67,8 @@ pub fn rt_sigpending(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         return Err(Errno::EINVAL);
     }
     crate::process::signals::collect(p);
-    let pending = p.pending.bits() & p.signal_mask;
-    p.space.write_u64(a.addr(0), pending)?;
+    let pending = signals::pending_bits(p) & p.signal_mask;
+    p.space.lock().write_u64(a.addr(0), pending)?;
     Ok(0)
 }
 
@@ -83,7 +83,7 @@ pub fn rt_sigprocmask(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     }
     let old = p.signal_mask;
     if !a.addr(1).is_null() {
-        let set = p.space.read_u64(a.addr(1))?;
+        let set = p.space.lock().read_u64(a.addr(1))?;
         p.signal_mask = match a.u64(0) {
             SIG_BLOCK => old | set,
             SIG_UNBLOCK => old & !set,
@@ -92,7 +92,7 @@ pub fn rt_sigprocmask(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         } & !UNBLOCKABLE;
     }
     if !a.addr(2).is_null() {
-        p.space.write_u64(a.addr(2), old)?;
+        p.space.lock().write_u64(a.addr(2), old)?;
     }
     Ok(0)
 }
@@ -105,14 +105,14 @@ pub fn rt_sigtimedwait(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     if a.u64(3) != 8 {
         return Err(Errno::EINVAL);
     }
-    let set = p.space.read_u64(a.addr(0))? & !UNBLOCKABLE;
+    let set = p.space.lock().read_u64(a.addr(0))? & !UNBLOCKABLE;
     let timeout = if a.addr(2).is_null() { None } else { Some(crate::syscall::time::read_timespec(p, a.addr(2))?) };
     signals::collect(p);
-    if let Some(info) = p.pending.take(set) {
+    if let Some(info) = signals::take(p, set) {
         p.waited_signals = 0;
         p.sleep_deadline = None;
         if !a.addr(1).is_null() {
-            p.space.write_bytes(a.addr(1), info.bytes())?;
+            p.space.lock().write_bytes(a.addr(1), info.bytes())?;
         }
         return Ok(u64::from(info.signo()));
     }
@@ -130,27 +130,26 @@ pub fn rt_sigtimedwait(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 
 /// rt_sigqueueinfo(pid, signal, info).
 pub fn rt_sigqueueinfo(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    signals::queue_info(p, a.i32(0), a.u64(1), a.addr(2))
+    signals::queue_info(p, Target::Process(a.i32(0)), a.u64(1), a.addr(2))
 }
 
-/// rt_tgsigqueueinfo(tgid, tid, signal, info): every μprocess is one
-/// thread, whose tid is its pid.
+/// rt_tgsigqueueinfo(tgid, tid, signal, info).
 pub fn rt_tgsigqueueinfo(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let tid = thread_of(a.i32(0), a.i32(1))?;
-    signals::queue_info(p, tid, a.u64(2), a.addr(3))
+    signals::queue_info(p, Target::Thread(tid), a.u64(2), a.addr(3))
 }
 
 /// The thread `tid` of the thread group `tgid`, as tgkill and
-/// rt_tgsigqueueinfo name it: every μprocess is one thread, whose tid is its
-/// pid. EINVAL for ids that are not positive, ESRCH for a thread elsewhere.
-fn thread_of(tgid: i32, tid: i32) -> Result<i32, Errno> {
+/// rt_tgsigqueueinfo name it: EINVAL for ids that are not positive, ESRCH
+/// for a thread that does not live in that group.
+fn thread_of(tgid: i32, tid: i32) -> Result<u32, Errno> {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != tid {
-        return Err(Errno::ESRCH);
+    match group::group_of_thread(tid as u32) {
+        Some(group) if group == tgid as u32 => Ok(tid as u32),
+        _ => Err(Errno::ESRCH),
     }
-    Ok(tid)
 }
 
 /// kill(pid, signal).
@@ -160,16 +159,18 @@ pub fn kill(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 
 /// tkill(tid, signal).
 pub fn tkill(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    if a.i32(0) <= 0 {
+    let tid = a.i32(0);
+    if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    signals::kill(p, a.i32(0), a.u64(1), signals::code::SI_TKILL)
+    group::group_of_thread(tid as u32).ok_or(Errno::ESRCH)?;
+    signals::kill_thread(p, tid as u32, a.u64(1))
 }
 
 /// tgkill(tgid, tid, signal): the thread `tid` of process `tgid`.
 pub fn tgkill(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let tid = thread_of(a.i32(0), a.i32(1))?;
-    signals::kill(p, tid, a.u64(2), signals::code::SI_TKILL)
+    signals::kill_thread(p, tid, a.u64(2))
 }
 
 /// sigaltstack(ss, old_ss).
@@ -194,7 +195,7 @@ fn encode_itimerval(interval: u64, left: Option<u64>) -> [u8; 32] {
 /// negative or out-of-range field.
 fn decode_itimerval(p: &Process, at: UserAddr) -> Result<(u64, u64), Errno> {
     let mut raw = [0u8; 32];
-    p.space.read_bytes(at, &mut raw)?;
+    p.space.lock().read_bytes(at, &mut raw)?;
     let field = |i: usize| i64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
     let ns = |sec: i64, usec: i64| -> Result<u64, Errno> {
         if sec < 0 || !(0..1_000_000).contains(&usec) {
@@ -225,7 +226,7 @@ fn itimer(p: &Process, which: u64) -> Result<(u64, Option<u64>), Errno> {
 /// getitimer(which, value).
 pub fn getitimer(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let (interval, left) = itimer(p, a.u64(0))?;
-    p.space.write_bytes(a.addr(1), &encode_itimerval(interval, left))?;
+    p.space.lock().write_bytes(a.addr(1), &encode_itimerval(interval, left))?;
     Ok(0)
 }
 
@@ -237,7 +238,7 @@ pub fn setitimer(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let (old_interval, old_left) = itimer(p, which)?;
     let new = if a.addr(1).is_null() { (0, 0) } else { decode_itimerval(p, a.addr(1))? };
     if !a.addr(2).is_null() {
-        p.space.write_bytes(a.addr(2), &encode_itimerval(old_interval, old_left))?;
+        p.space.lock().write_bytes(a.addr(2), &encode_itimerval(old_interval, old_left))?;
     }
     let (interval, value) = new;
     if which == ITIMER_REAL {

@@ -68,13 +68,13 @@ pub fn timeval(ns: u64) -> [u8; 16] {
 }
 
 fn write_timespec(p: &mut Process, addr: UserAddr, ns: u64) -> Result<(), Errno> {
-    p.space.write_bytes(addr, &timespec(ns))
+    p.space.lock().write_bytes(addr, &timespec(ns))
 }
 
 /// Reads a `struct timespec` as nanoseconds; EINVAL when out of range.
 pub fn read_timespec(p: &Process, addr: UserAddr) -> Result<u64, Errno> {
-    let seconds = p.space.read_u64(addr)? as i64;
-    let nanos = p.space.read_u64(addr.offset(8)?)? as i64;
+    let seconds = p.space.lock().read_u64(addr)? as i64;
+    let nanos = p.space.lock().read_u64(addr.offset(8)?)? as i64;
     if seconds < 0 || !(0..NANOS as i64).contains(&nanos) {
         return Err(Errno::EINVAL);
     }
@@ -100,10 +100,10 @@ pub fn clock_getres(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
 pub fn gettimeofday(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let ns = now_ns(CLOCK_REALTIME)?;
     if !a.addr(0).is_null() {
-        p.space.write_bytes(a.addr(0), &timeval(ns))?;
+        p.space.lock().write_bytes(a.addr(0), &timeval(ns))?;
     }
     if !a.addr(1).is_null() {
-        p.space.write_bytes(a.addr(1), &[0u8; 8])?;
+        p.space.lock().write_bytes(a.addr(1), &[0u8; 8])?;
     }
     Ok(0)
 }
@@ -152,7 +152,7 @@ pub fn times(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
         for (i, ns) in [cpu.user, cpu.system, cpu.children_user, cpu.children_system].into_iter().enumerate() {
             buf[8 * i..8 * i + 8].copy_from_slice(&(ns / tick).to_le_bytes());
         }
-        p.space.write_bytes(a.addr(0), &buf)?;
+        p.space.lock().write_bytes(a.addr(0), &buf)?;
     }
     Ok(ticks)
 }
