@@ -89,6 +89,34 @@ impl ThreadGroup {
 
 /// Thread ids to their group's id, for tkill and tgkill.
 static THREADS: Mutex<BTreeMap<u32, u32>> = Mutex::new(BTreeMap::new());
+/// The CPU time (ns) each live thread had used at the end of its last time
+/// slice, with its group's id: what other threads' CPU-time clocks read.
+static THREAD_CPU: Mutex<BTreeMap<u32, (u32, u64)>> = Mutex::new(BTreeMap::new());
+
+/// Records the CPU time thread `tid` of group `pid` has used.
+pub fn publish_cpu(tid: u32, pid: u32, ns: u64) {
+    THREAD_CPU.lock().insert(tid, (pid, ns));
+}
+
+/// The CPU time thread `tid` had used when it last stopped running.
+pub fn thread_cpu_ns(tid: u32) -> Option<u64> {
+    THREAD_CPU.lock().get(&tid).map(|&(_, ns)| ns)
+}
+
+/// The CPU time process `pid`'s live threads had used when they last
+/// stopped running, other than `except` (None if it has no thread).
+pub fn live_threads_cpu_ns(pid: u32, except: u32) -> Option<u64> {
+    let threads = THREAD_CPU.lock();
+    let mut found = false;
+    let total = threads
+        .iter()
+        .filter(|&(_, &(group, _))| group == pid)
+        .inspect(|_| found = true)
+        .filter(|&(&tid, _)| tid != except)
+        .map(|(_, &(_, ns))| ns)
+        .sum();
+    found.then_some(total)
+}
 
 /// Records thread `tid` of group `pid`.
 pub fn add_thread(tid: u32, pid: u32) {
@@ -98,6 +126,7 @@ pub fn add_thread(tid: u32, pid: u32) {
 /// Forgets an ended thread.
 pub fn remove_thread(tid: u32) {
     THREADS.lock().remove(&tid);
+    THREAD_CPU.lock().remove(&tid);
 }
 
 /// The group thread `tid` belongs to, if it lives.
@@ -110,4 +139,8 @@ pub fn rename_thread(tid: u32, pid: u32) {
     let mut threads = THREADS.lock();
     threads.remove(&tid);
     threads.insert(pid, pid);
+    let mut cpu = THREAD_CPU.lock();
+    if let Some(used) = cpu.remove(&tid) {
+        cpu.insert(pid, used);
+    }
 }

@@ -65,6 +65,7 @@ pub fn run(first: Process) -> Exit {
             info::publish(thread);
         }
         let pid = thread.pid;
+        group::publish_cpu(thread.tid, pid, thread.cpu.user + thread.cpu.system);
         // execve in another thread gave this one its process's id.
         let tid = if thread.tid != tid { state.rename(tid) } else { tid };
         match event {

@@ -2,7 +2,7 @@
 //! nanosleep, clock_nanosleep, times. Monotonic time is the generic timer;
 //! real time is the PL031 RTC read at boot plus the timer since then.
 
-use crate::process::Process;
+use crate::process::{Process, group};
 use arch_morello::timer;
 use posix_shim::Errno;
 use posix_shim::syscall::args::SyscallArgs;
@@ -23,9 +23,9 @@ const NANOS: u64 = 1_000_000_000;
 /// The coarse clocks' resolution: the tick.
 const COARSE_NS: u64 = NANOS / crate::platform::TICK_HZ;
 
-/// The clock's time in nanoseconds, for a μprocess that has used `cpu_ns`
-/// of CPU time.
-fn clock_ns(clock: u64, cpu_ns: u64) -> Result<u64, Errno> {
+/// The time of a clock that does not depend on the μprocess, in
+/// nanoseconds (EINVAL for the CPU-time clocks: [`cpu_clock_ns`]).
+fn now_ns(clock: u64) -> Result<u64, Errno> {
     let uptime = timer::uptime_ns();
     let realtime = crate::platform::platform().realtime_at_boot_ns + uptime;
     Ok(match clock {
@@ -33,14 +33,8 @@ fn clock_ns(clock: u64, cpu_ns: u64) -> Result<u64, Errno> {
         CLOCK_REALTIME_COARSE => realtime - realtime % COARSE_NS,
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => uptime,
         CLOCK_MONOTONIC_COARSE => uptime - uptime % COARSE_NS,
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => cpu_ns,
         _ => return Err(Errno::EINVAL),
     })
-}
-
-/// The clock's time for clocks that do not depend on the μprocess.
-fn now_ns(clock: u64) -> Result<u64, Errno> {
-    clock_ns(clock, 0)
 }
 
 fn resolution_ns(clock: u64) -> Result<u64, Errno> {
@@ -81,15 +75,62 @@ pub fn read_timespec(p: &Process, addr: UserAddr) -> Result<u64, Errno> {
     Ok((seconds as u64).saturating_mul(NANOS).saturating_add(nanos as u64))
 }
 
+/// The time a CPU-time clock shows `p`: its thread's, its process's, or
+/// another thread's or process's (the negative clock ids
+/// pthread_getcpuclockid and clock_getcpuclockid make: !id << 3, bit 2 for
+/// a thread, the low bits the kind, 3 being invalid). `None` for the other
+/// clocks.
+fn cpu_clock_ns(p: &Process, clock: u64) -> Result<Option<u64>, Errno> {
+    let own = p.cpu.user + p.cpu.system;
+    let process = |pid: u32| -> Option<u64> {
+        let others = group::live_threads_cpu_ns(pid, p.tid)?;
+        if pid != p.pid {
+            return Some(others);
+        }
+        let ended = p.group.lock().cpu;
+        Some(own + others + ended.user + ended.system)
+    };
+    let clock = clock as u32 as i32;
+    match clock {
+        CLOCK_THREAD_CPUTIME_ID_ID => return Ok(Some(own)),
+        CLOCK_PROCESS_CPUTIME_ID_ID => return Ok(Some(process(p.pid).unwrap_or(own))),
+        clock if clock >= 0 => return Ok(None),
+        _ => {}
+    }
+    const PER_THREAD: i32 = 4;
+    if clock & 3 == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let id = !(clock >> 3) as u32;
+    let ns = match (clock & PER_THREAD != 0, id) {
+        (true, 0) => Some(own),
+        (true, tid) if tid == p.tid => Some(own),
+        (true, tid) => group::thread_cpu_ns(tid),
+        (false, 0) => process(p.pid),
+        (false, pid) => process(pid),
+    };
+    ns.map(Some).ok_or(Errno::EINVAL)
+}
+
+/// The CPU-time clocks' ids as clockid_t.
+const CLOCK_THREAD_CPUTIME_ID_ID: i32 = CLOCK_THREAD_CPUTIME_ID as i32;
+const CLOCK_PROCESS_CPUTIME_ID_ID: i32 = CLOCK_PROCESS_CPUTIME_ID as i32;
+
 /// clock_gettime(clock, tp).
 pub fn clock_gettime(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    let ns = clock_ns(a.u64(0), p.cpu.user + p.cpu.system)?;
+    let ns = match cpu_clock_ns(p, a.u64(0))? {
+        Some(ns) => ns,
+        None => now_ns(a.u64(0))?,
+    };
     write_timespec(p, a.addr(1), ns).map(|()| 0)
 }
 
 /// clock_getres(clock, res); res may be NULL.
 pub fn clock_getres(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
-    let ns = resolution_ns(a.u64(0))?;
+    let ns = match cpu_clock_ns(p, a.u64(0))? {
+        Some(_) => 1,
+        None => resolution_ns(a.u64(0))?,
+    };
     if !a.addr(1).is_null() {
         write_timespec(p, a.addr(1), ns)?;
     }

@@ -21,8 +21,7 @@
 //!   `target/bench/` (`results.*`, or `results-quick.*` for `--quick`).
 //!
 //! `--quick` runs every program with few iterations and checks that every
-//! metric was measured on both systems (except [`KNOWN_GAPS_ON_MORSEL`]);
-//! it judges no ratio. The full run makes the same check.
+//! metric was measured on both systems; it judges no ratio. The full run makes the same check.
 
 use crate::cpio;
 use crate::qemu::{Boot, Input, KernelText, Machine};
@@ -34,13 +33,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// Metrics that Morsel does not measure yet, each with the reason the table
-/// gives. They, and only they, may be missing on Morsel without failing the
-/// run. Threads are not implemented (clone with CLONE_THREAD returns
-/// EINVAL): remove these two entries when they land (issue 7).
-pub const KNOWN_GAPS_ON_MORSEL: &[(&str, &str)] =
-    &[("thread_create_join", "threads not yet implemented"), ("futex_pingpong", "threads not yet implemented")];
 
 /// Every metric, in table order, with its unit.
 const METRICS: &[(&str, &str)] = &[
@@ -317,13 +309,9 @@ impl System {
 
     /// Why `metric` has no value here.
     fn missing_reason(&self, metric: &str) -> String {
-        let gap = KNOWN_GAPS_ON_MORSEL.iter().find(|(m, _)| *m == metric).filter(|_| self.is_morsel());
-        let skipped = self.results.skipped.get(metric);
-        match (gap, skipped) {
-            (Some((_, why)), Some(detail)) => format!("not measured on Morsel ({why}; {detail})"),
-            (Some((_, why)), None) => format!("not measured on Morsel ({why})"),
-            (None, Some(detail)) => format!("not measured: {detail}"),
-            (None, None) => "not measured (no result line; see the errors)".to_string(),
+        match self.results.skipped.get(metric) {
+            Some(detail) => format!("not measured: {detail}"),
+            None => "not measured (no result line; see the errors)".to_string(),
         }
     }
 }
@@ -332,29 +320,17 @@ const MORSEL: &str = "morsel";
 const LINUX_NOKASLR: &str = "linux_nokaslr";
 const LINUX_DEFAULT: &str = "linux_default";
 
-/// Metrics missing where they must not be, one message each; known gaps on
-/// Morsel are allowed.
+/// Metrics missing on a system, one message each.
 fn unexpected_gaps(systems: &[System]) -> Vec<String> {
     let mut gaps = Vec::new();
     for system in systems {
         for (metric, _) in METRICS {
-            let known = system.is_morsel() && KNOWN_GAPS_ON_MORSEL.iter().any(|(m, _)| m == metric);
-            if !known && !system.results.metrics.contains_key(*metric) {
+            if !system.results.metrics.contains_key(*metric) {
                 gaps.push(format!("{metric} on {}: {}", system.label, system.missing_reason(metric)));
             }
         }
     }
     gaps
-}
-
-/// Known gaps that Morsel measured after all: the constant is out of date.
-fn closed_gaps(systems: &[System]) -> Vec<&'static str> {
-    let morsel = systems.iter().find(|s| s.is_morsel());
-    KNOWN_GAPS_ON_MORSEL
-        .iter()
-        .filter(|(m, _)| morsel.is_some_and(|s| s.results.metrics.contains_key(*m)))
-        .map(|(m, _)| *m)
-        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -1192,23 +1168,10 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     fs::write(&json_path, json(&systems, &s, duration)).map_err(at(&json_path))?;
     fs::write(&svg_path, svg(&systems, &s)).map_err(at(&svg_path))?;
     println!("xtask: bench: wrote {} and {}", json_path.display(), svg_path.display());
-    for metric in closed_gaps(&systems) {
-        println!("xtask: bench: {metric} is measured on Morsel now: remove it from bench::KNOWN_GAPS_ON_MORSEL");
-    }
     let gaps = unexpected_gaps(&systems);
     println!("xtask: bench: {} run took {:.0} s", s.mode(), duration.as_secs_f64());
     if gaps.is_empty() {
-        println!(
-            "xtask: bench: every metric was measured on every system{}",
-            if KNOWN_GAPS_ON_MORSEL.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (known gaps on Morsel: {})",
-                    KNOWN_GAPS_ON_MORSEL.iter().map(|(m, _)| *m).collect::<Vec<_>>().join(", ")
-                )
-            }
-        );
+        println!("xtask: bench: every metric was measured on every system");
         Ok(ExitCode::SUCCESS)
     } else {
         println!("xtask: bench: FAILED: {} metric(s) missing:", gaps.len());
@@ -1360,34 +1323,29 @@ mod tests {
     }
 
     #[test]
-    fn only_the_known_gaps_may_be_missing_and_only_on_morsel() {
-        let without_threads: Vec<Metric> =
-            all(1.0).into_iter().filter(|m| !KNOWN_GAPS_ON_MORSEL.iter().any(|(g, _)| *g == m.name)).collect();
-        let complete =
-            vec![system(MORSEL, "Morsel", &without_threads), system(LINUX_NOKASLR, "Linux nokaslr", &all(2.0))];
+    fn every_metric_must_be_measured_on_every_system() {
+        let complete = vec![system(MORSEL, "Morsel", &all(1.0)), system(LINUX_NOKASLR, "Linux nokaslr", &all(2.0))];
         assert_eq!(unexpected_gaps(&complete), Vec::<String>::new());
-        assert!(closed_gaps(&complete).is_empty());
 
-        // The same gaps on Linux fail.
-        let linux_gap =
-            vec![system(MORSEL, "Morsel", &all(1.0)), system(LINUX_NOKASLR, "Linux nokaslr", &without_threads)];
-        assert_eq!(unexpected_gaps(&linux_gap).len(), KNOWN_GAPS_ON_MORSEL.len());
-        // Morsel measuring a known gap is reported as closed.
-        assert_eq!(closed_gaps(&linux_gap).len(), KNOWN_GAPS_ON_MORSEL.len());
+        // A metric missing on Linux fails.
+        let linux_gap = vec![system(MORSEL, "Morsel", &all(1.0)), system(LINUX_NOKASLR, "Linux nokaslr", &all(2.0)[1..])];
+        assert_eq!(unexpected_gaps(&linux_gap).len(), 1);
 
-        // Any other metric missing on Morsel fails, with its reason.
-        let mut morsel = system(MORSEL, "Morsel", &without_threads[1..]);
-        morsel.results.skipped.insert(without_threads[0].name.clone(), "it crashed".to_string());
+        // A metric missing on Morsel fails, with its reason.
+        let complete_metrics = all(1.0);
+        let mut morsel = system(MORSEL, "Morsel", &complete_metrics[1..]);
+        morsel.results.skipped.insert(complete_metrics[0].name.clone(), "it crashed".to_string());
         let gaps = unexpected_gaps(&[morsel, system(LINUX_NOKASLR, "Linux nokaslr", &all(2.0))]);
         assert_eq!(gaps.len(), 1, "{gaps:?}");
-        assert!(gaps[0].starts_with(&without_threads[0].name) && gaps[0].contains("it crashed"), "{gaps:?}");
+        assert!(gaps[0].starts_with(&complete_metrics[0].name) && gaps[0].contains("it crashed"), "{gaps:?}");
     }
 
     #[test]
     fn the_table_shows_values_ratios_gaps_and_page_sizes() {
         let without_threads: Vec<Metric> =
-            all(100.0).into_iter().filter(|m| !KNOWN_GAPS_ON_MORSEL.iter().any(|(g, _)| *g == m.name)).collect();
+            all(100.0).into_iter().filter(|m| !m.name.starts_with("thread") && !m.name.starts_with("futex")).collect();
         let mut morsel = system(MORSEL, "Morsel", &without_threads);
+        morsel.results.skipped.insert("thread_create_join".into(), "the program failed".into());
         morsel.results.info.insert("page_size".into(), "4096".into());
         let mut linux = system(LINUX_NOKASLR, "Linux nokaslr", &all(250.0));
         linux.results.info.insert("transparent_hugepage".into(), "[always] madvise never".into());
@@ -1399,7 +1357,7 @@ mod tests {
         assert_eq!(words, ["fork_exit_wait_1mib", "us", "100.0", "150.0", "10", "250.0", "375.0", "10", "2.50x"]);
         let threads = text.lines().find(|l| l.starts_with("thread_create_join ")).unwrap();
         assert!(threads.contains("n/a") && threads.trim_end().ends_with('-'), "{threads}");
-        assert!(text.contains("not measured on Morsel (threads not yet implemented)"), "{text}");
+        assert!(text.contains("thread_create_join: not measured: the program failed"), "{text}");
         assert!(
             text.contains("page size 4 KiB")
                 && text.contains("transparent huge pages on, as by default ([always] madvise never)"),
@@ -1409,7 +1367,7 @@ mod tests {
 
         let json = json(&systems, &settings(), Duration::from_secs(3));
         assert!(json.contains(r#""ratio_to_morsel": {"linux_nokaslr": 2.5}"#), "{json}");
-        assert!(json.contains(r#""morsel": {"missing": "not measured on Morsel (threads not yet implemented)"}"#));
+        assert!(json.contains(r#""morsel": {"missing": "not measured: the program failed"}"#), "{json}");
         assert_eq!(json.matches('{').count(), json.matches('}').count());
         assert_eq!(json.matches('[').count(), json.matches(']').count());
         let svg = svg(&systems, &settings());
