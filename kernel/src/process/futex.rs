@@ -130,6 +130,9 @@ fn wake_locked(queues: &mut Queues, key: Key, count: u32, bitset: u32) -> u32 {
         queues.queued_on.remove(&tid);
         queues.woken.insert(tid);
     }
+    if !taken.is_empty() {
+        super::scheduler::notify();
+    }
     taken.len() as u32
 }
 

@@ -1,35 +1,71 @@
-//! Running many threads on one core: a round-robin queue of runnable
-//! threads (of every μprocess), each run for a time slice (the timer tick
-//! preempts it) or until its system call would block. A blocked call is simply run again
-//! later (every handler is restartable: the Fluke lesson); while nothing can
-//! run the core waits for an interrupt.
+//! Running threads on every core: one queue of runnable threads (of every
+//! μprocess) that each core takes from, each thread run for a time slice
+//! (the timer tick preempts it) or until its system call would block. A
+//! blocked call is simply run again later (every handler is restartable:
+//! the Fluke lesson). A core with nothing to run waits for an interrupt.
+//!
+//! The scheduler's state is one lock ([`SCHEDULER`]), held only to pick a
+//! thread and to file what its slice led to, never while a thread runs.
+//! Locking order: the scheduler, then a thread group's state, the futex
+//! queues, the pending-signal tables ([`super::group`] continues the order).
+//! A running thread is out of the state (a core holds it) and comes back
+//! after its slice.
 
 use super::group::{self, Ending, ThreadGroup};
 use super::signal::SIGCONT;
 use super::signals::{self, SigInfo, code};
 use super::{Event, Exit, Process, futex, info, table};
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch_morello::cpu;
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::Mutex;
 
-/// The threads the scheduler holds, by tid.
+/// The threads the scheduler holds (not running), by tid.
 type Threads = BTreeMap<u32, Box<Process>>;
 /// The live μprocesses' thread groups, by pid.
 type Groups = BTreeMap<u32, Arc<ThreadGroup>>;
 
-/// What the scheduler keeps.
+/// What the scheduler keeps while a first μprocess and its descendants run.
 struct State {
     threads: Threads,
     groups: Groups,
     runnable: VecDeque<u32>,
     blocked: Vec<u32>,
     stopped: Vec<u32>,
+    /// How many threads cores run now.
+    running: usize,
+    /// The first μprocess: when it ends, the run ends.
+    first_pid: u32,
+    /// How the first μprocess ended, once it has.
+    finished: Option<Exit>,
+    /// [`changes`] when the blocked threads were last looked at.
+    seen_changes: u64,
 }
 
-/// Runs `first` and everything it creates until `first` ends; returns how
-/// it ended.
+/// The scheduler's state: `Some` during [`run`].
+static SCHEDULER: Mutex<Option<State>> = Mutex::new(None);
+
+/// Counts events that may end a blocked call: futex wakes, signals sent,
+/// threads ending. (Readiness changes and timer ticks are counted
+/// elsewhere; [`changes`] adds them in.)
+static WAKEUPS: AtomicU64 = AtomicU64::new(0);
+
+/// Notes that a blocked thread may be able to go on (a futex wake, a
+/// signal): the scheduler looks at the blocked threads again.
+pub fn notify() {
+    WAKEUPS.fetch_add(1, Ordering::Release);
+}
+
+/// Everything that may end a blocked call, as one count that only grows.
+fn changes() -> u64 {
+    WAKEUPS.load(Ordering::Acquire) + posix_shim::readiness::changes() + crate::platform::ticks()
+}
+
+/// Runs `first` and everything it creates until `first` ends, on this core
+/// and on the other cores that take part; returns how `first` ended.
 pub fn run(first: Process) -> Exit {
     let first_pid = first.pid;
     table::add(first_pid, 0);
@@ -40,135 +76,153 @@ pub fn run(first: Process) -> Exit {
         runnable: VecDeque::from([first.tid]),
         blocked: Vec::new(),
         stopped: Vec::new(),
+        running: 0,
+        first_pid,
+        finished: None,
+        seen_changes: changes(),
     };
     state.threads.insert(first.tid, Box::new(first));
-    let mut progress = true;
+    *SCHEDULER.lock() = Some(state);
     loop {
-        crate::files::console_poll();
-        signals::fire_real_timers(arch_morello::timer::uptime_ns());
-        let Some(tid) = state.runnable.pop_front() else {
-            if state.blocked.is_empty() && state.stopped.is_empty() {
-                // Only zombies left, or nothing: the first process is gone.
-                return Exit::Status(0);
-            }
-            if !progress {
-                cpu::wait_for_interrupt();
-            }
-            progress = false;
-            state.wake();
-            continue;
-        };
-        let Some(thread) = state.threads.get_mut(&tid) else { continue };
-        info::set_current(thread.pid);
-        let event = thread.run_slice();
-        if !matches!(event, Event::StillBlocked) {
-            info::publish(thread);
-        }
-        let pid = thread.pid;
-        group::publish_cpu(thread.tid, pid, thread.cpu.user + thread.cpu.system);
-        // execve in another thread gave this one its process's id.
-        let tid = if thread.tid != tid { state.rename(tid) } else { tid };
-        match event {
-            Event::StillBlocked => state.blocked.push(tid),
-            Event::Blocked => {
-                // A thread that ran before blocking (wrote to a pipe, sent
-                // a signal...) may have made another runnable: look again
-                // before waiting for an interrupt.
-                progress = true;
-                state.blocked.push(tid);
-            }
-            Event::Preempted => {
-                progress = true;
-                state.runnable.push_back(tid);
-            }
-            Event::Forked(child) => {
-                progress = true;
-                table::add(child.pid, pid);
-                info::publish(&child);
-                state.groups.insert(child.pid, child.group.clone());
-                state.runnable.push_back(child.tid);
-                state.threads.insert(child.tid, child);
-                state.runnable.push_front(tid);
-            }
-            Event::NewThread(child) => {
-                progress = true;
-                state.runnable.push_back(child.tid);
-                state.threads.insert(child.tid, child);
-                state.runnable.push_front(tid);
-            }
-            Event::Stopped(signal) => {
-                progress = true;
-                state.stop(tid, signal);
-            }
-            Event::Exit(exit) => {
-                progress = true;
-                if let Some((pid, exit)) = state.end_thread(tid, Some(exit), 0)
-                    && pid == first_pid
-                {
-                    return exit;
-                }
-                state.wake();
-            }
-            Event::ThreadExit(status) => {
-                progress = true;
-                if let Some((pid, exit)) = state.end_thread(tid, None, status)
-                    && pid == first_pid
-                {
-                    return exit;
-                }
-                state.wake();
-            }
+        if let Some(exit) = step(0) {
+            // Threads still held or running elsewhere end with the state.
+            let ended = SCHEDULER.lock().take();
+            drop(ended);
+            return exit;
         }
     }
 }
 
-impl State {
-    /// Files thread `old` under the id it has now (execve made it its
-    /// process's first thread); returns that id.
-    fn rename(&mut self, old: u32) -> u32 {
-        let Some(thread) = self.threads.remove(&old) else { return old };
-        let new = thread.tid;
-        self.threads.insert(new, thread);
-        for list in [&mut self.blocked, &mut self.stopped] {
-            for tid in list.iter_mut().filter(|tid| **tid == old) {
-                *tid = new;
+/// What a secondary core does: runs threads whenever a run is under way.
+pub fn secondary_core(core: usize) -> ! {
+    loop {
+        step(core);
+    }
+}
+
+/// One scheduling step on `core`: runs a runnable thread for a slice and
+/// files what came of it, or, with nothing to run, looks at the blocked
+/// threads and waits for an interrupt. Returns how the first μprocess
+/// ended once it has.
+fn step(core: usize) -> Option<Exit> {
+    if core == 0 {
+        crate::files::console_poll();
+    }
+    signals::fire_real_timers(arch_morello::timer::uptime_ns());
+    let taken = {
+        let mut guard = SCHEDULER.lock();
+        match guard.as_mut() {
+            None => None,
+            Some(state) if state.finished.is_some() => return state.finished,
+            Some(state) => {
+                let now = changes();
+                if now != state.seen_changes || state.runnable.is_empty() {
+                    state.seen_changes = now;
+                    state.wake();
+                }
+                let taken = state.take_runnable(core);
+                if taken.is_none() && state.running == 0 && state.blocked.is_empty() && state.stopped.is_empty() {
+                    // Only zombies left, or nothing: the first process is gone.
+                    state.finished = Some(Exit::Status(0));
+                    return state.finished;
+                }
+                taken
             }
         }
-        new
+    };
+    let Some(mut thread) = taken else {
+        cpu::wait_for_interrupt();
+        return None;
+    };
+    info::set_current(thread.pid);
+    let event = thread.run_slice();
+    if !matches!(event, Event::StillBlocked) {
+        info::publish(&thread);
+    }
+    group::publish_cpu(thread.tid, thread.pid, thread.cpu.user + thread.cpu.system);
+    let mut guard = SCHEDULER.lock();
+    let state = guard.as_mut()?;
+    state.running -= 1;
+    state.file(thread, event);
+    state.finished
+}
+
+impl State {
+    /// Takes the first runnable thread that may run on `core`.
+    fn take_runnable(&mut self, core: usize) -> Option<Box<Process>> {
+        let allowed = |t: &Process| core >= 64 || t.affinity & (1 << core) != 0;
+        let at = self.runnable.iter().position(|tid| self.threads.get(tid).is_some_and(|t| allowed(t)))?;
+        let tid = self.runnable.remove(at)?;
+        let thread = self.threads.remove(&tid)?;
+        self.running += 1;
+        Some(thread)
     }
 
-    /// A signal stopped thread `tid`: it waits off the run queue; the first
-    /// of its process's threads to stop stops the others and tells the
-    /// parent.
-    fn stop(&mut self, tid: u32, signal: u8) {
-        let Some(thread) = self.threads.get_mut(&tid) else { return };
+    /// Files what a thread's slice led to.
+    fn file(&mut self, thread: Box<Process>, event: Event) {
+        let (tid, pid) = (thread.tid, thread.pid);
+        match event {
+            Event::StillBlocked | Event::Blocked => {
+                self.threads.insert(tid, thread);
+                self.blocked.push(tid);
+            }
+            Event::Preempted => {
+                self.threads.insert(tid, thread);
+                self.runnable.push_back(tid);
+            }
+            Event::Forked(child) => {
+                table::add(child.pid, pid);
+                info::publish(&child);
+                self.groups.insert(child.pid, child.group.clone());
+                self.runnable.push_back(child.tid);
+                self.threads.insert(child.tid, child);
+                self.threads.insert(tid, thread);
+                self.runnable.push_front(tid);
+            }
+            Event::NewThread(child) => {
+                self.runnable.push_back(child.tid);
+                self.threads.insert(child.tid, child);
+                self.threads.insert(tid, thread);
+                self.runnable.push_front(tid);
+            }
+            Event::Stopped(signal) => self.stop(thread, signal),
+            Event::Exit(exit) => self.end_thread(thread, Some(exit), 0),
+            Event::ThreadExit(status) => self.end_thread(thread, None, status),
+        }
+    }
+
+    /// A signal stopped `thread`: it waits off the run queue; the first of
+    /// its process's threads to stop stops the others and tells the parent.
+    fn stop(&mut self, mut thread: Box<Process>, signal: u8) {
         thread.stopped = true;
-        info::publish(thread);
-        self.stopped.push(tid);
-        let (pid, uid) = (thread.pid, thread.credentials.uid[0]);
+        info::publish(&thread);
+        let (tid, pid, uid) = (thread.tid, thread.pid, thread.credentials.uid[0]);
         let first = {
             let mut group = thread.group.lock();
             let first = group.stop.is_none();
             group.stop = Some(signal);
             first
         };
+        self.threads.insert(tid, thread);
+        self.stopped.push(tid);
         if first {
             table::stopped(pid, signal);
             self.tell_parent(pid, SigInfo::child(code::CLD_STOPPED, pid, uid, i32::from(signal)));
         }
     }
 
-    /// Thread `tid` ended: `group_exit` ends its whole process (exit_group,
-    /// a fatal signal), otherwise only the thread ends with `status`. The
+    /// `thread` ended: `group_exit` ends its whole process (exit_group, a
+    /// fatal signal), otherwise only the thread ends with `status`. The
     /// thread's futex duties are done and its memory and files released
     /// when nobody else holds them. When it was the process's last thread,
-    /// the process ends: returns its pid and how it ended.
-    fn end_thread(&mut self, tid: u32, group_exit: Option<Exit>, status: u8) -> Option<(u32, Exit)> {
-        let mut thread = self.threads.remove(&tid)?;
+    /// the process ends (and the run, if it was the first μprocess).
+    fn end_thread(&mut self, mut thread: Box<Process>, group_exit: Option<Exit>, status: u8) {
+        let tid = thread.tid;
         crate::syscall::thread_ended(&mut thread);
         futex::cancel(tid);
         signals::forget_thread(tid);
         group::remove_thread(tid);
+        notify();
         let pid = thread.pid;
         let (uid, cpu) = (thread.credentials.uid[0], thread.cpu);
         let ended = {
@@ -191,7 +245,7 @@ impl State {
         // Dropping the thread drops its hold on the memory and the files
         // (a pipe's last writer gone means EOF for readers).
         drop(thread);
-        let (exit, cpu) = ended?;
+        let Some((exit, cpu)) = ended else { return };
         self.groups.remove(&pid);
         info::remove(pid);
         signals::forget(pid);
@@ -201,7 +255,9 @@ impl State {
         let (code, status) = exit.child_code();
         self.tell_parent(pid, SigInfo::child(code, pid, uid, status));
         table::exited(pid, exit, total, keep_zombie);
-        Some((pid, exit))
+        if pid == self.first_pid {
+            self.finished = Some(exit);
+        }
     }
 
     /// Tells `child`'s parent (SIGCHLD with `info`, unless its SIGCHLD

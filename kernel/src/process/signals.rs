@@ -216,6 +216,7 @@ static THREAD_PENDING: Mutex<BTreeMap<u32, Pending>> = Mutex::new(BTreeMap::new(
 pub fn send(pid: u32, info: SigInfo) {
     if (1..=64).contains(&info.signo()) {
         PENDING.lock().entry(pid).or_default().push(info);
+        super::scheduler::notify();
     }
 }
 
@@ -223,6 +224,7 @@ pub fn send(pid: u32, info: SigInfo) {
 pub fn send_to_thread(tid: u32, info: SigInfo) {
     if (1..=64).contains(&info.signo()) {
         THREAD_PENDING.lock().entry(tid).or_default().push(info);
+        super::scheduler::notify();
     }
 }
 
@@ -256,6 +258,7 @@ pub fn resumes(pid: u32) -> Option<Resume> {
 /// while SIGCHLD is not wanted).
 pub fn nudge(pid: u32) {
     PENDING.lock().entry(pid).or_default();
+    super::scheduler::notify();
 }
 
 /// If the signal that would interrupt `p`'s blocked call only stops it
