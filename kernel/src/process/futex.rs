@@ -5,8 +5,8 @@
 //! its call ends otherwise (a signal, its timeout, its thread's end:
 //! [`cancel`]).
 //!
-//! The queues are one table behind one lock, taken only briefly and never
-//! while user memory is touched.
+//! The queues are one table behind one lock, taken only briefly; user
+//! memory is read under it only by [`enqueue_if`].
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use spin::Mutex;
@@ -51,12 +51,18 @@ struct Queues {
 
 static QUEUES: Mutex<Queues> = Mutex::new(Queues { waiting: BTreeMap::new(), queued_on: BTreeMap::new(), woken: BTreeSet::new() });
 
-/// Queues thread `tid` on `key` for the bits in `bitset`.
-pub fn enqueue(tid: u32, key: Key, bitset: u32) {
+/// Queues thread `tid` on `key` for the bits in `bitset` if `still_waits`
+/// (which reads the futex word) says so, with the queues locked: a wake on
+/// another core cannot slip between the look at the word and the queueing.
+/// Returns what `still_waits` returned. The one place the queues' lock is
+/// held while user memory is read (futex queues, then the memory view).
+pub fn enqueue_if<E>(tid: u32, key: Key, bitset: u32, still_waits: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
     let mut queues = QUEUES.lock();
+    still_waits()?;
     queues.woken.remove(&tid);
     queues.waiting.entry(key).or_default().push_back(Waiter { tid, bitset });
     queues.queued_on.insert(tid, key);
+    Ok(())
 }
 
 /// Whether a wake took thread `tid` off its queue.

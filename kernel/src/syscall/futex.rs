@@ -134,13 +134,12 @@ fn wait(p: &mut Process, address: UserAddr, private: bool, value: u32, timeout: 
             Deadline::AbsoluteRealtime => ns.saturating_sub(crate::platform::platform().realtime_at_boot_ns),
         })
     };
-    if p.space.lock().read_u32(address)? != value {
-        return Err(Errno::EAGAIN);
-    }
-    if monotonic_deadline.is_some_and(|d| arch_morello::timer::uptime_ns() >= d) {
-        return Err(Errno::ETIMEDOUT);
-    }
-    futex::enqueue(p.tid, key, bitset);
+    let space = &p.space;
+    futex::enqueue_if(p.tid, key, bitset, || match space.lock().read_u32(address)? {
+        word if word != value => Err(Errno::EAGAIN),
+        _ if monotonic_deadline.is_some_and(|d| arch_morello::timer::uptime_ns() >= d) => Err(Errno::ETIMEDOUT),
+        _ => Ok(()),
+    })?;
     p.sleep_deadline = monotonic_deadline;
     p.wakeup = Wakeup::Futex(monotonic_deadline);
     Err(Errno::ERESTART)
