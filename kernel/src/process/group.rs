@@ -121,6 +121,7 @@ pub fn live_threads_cpu_ns(pid: u32, except: u32) -> Option<u64> {
 /// Records thread `tid` of group `pid`.
 pub fn add_thread(tid: u32, pid: u32) {
     THREADS.lock().insert(tid, pid);
+    publish_cpu(tid, pid, 0);
 }
 
 /// Forgets an ended thread.
