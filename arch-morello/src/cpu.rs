@@ -1,4 +1,5 @@
-//! What this CPU is and what it can do, read once from the ID registers.
+//! What this CPU is and what it can do, read once from the ID registers;
+//! which core the code runs on ([`core_id`]); the interrupt mask.
 
 use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, ID_AA64PFR1_EL1, MIDR_EL1, MPIDR_EL1, Readable};
 
@@ -53,6 +54,26 @@ impl Features {
 /// The affinity of the running core (MPIDR_EL1 Aff0..Aff3).
 pub fn core_affinity() -> u64 {
     MPIDR_EL1.get() & 0xff_00ff_ffff
+}
+
+/// The most cores the kernel runs on: core numbers are below this.
+pub const MAX_CORES: usize = 64;
+
+/// The number of the core this runs on: 0 for the boot core, 1, 2, ... for
+/// the others in the order they were started ([`crate::boot::start_secondary`]).
+///
+/// The number lives in CONTEXTIDR_EL1, which the boot code writes on each
+/// core before any Rust code runs there. That register is per core, EL0 can
+/// neither read nor write it, and nothing else in Morsel uses it (the
+/// architecture only shows it to debug and trace hardware as a context ID,
+/// which Morsel does not use). TPIDR_EL1, the usual choice, holds the
+/// running μprocess's context ([`crate::user`]); TPIDRRO_EL0 is readable at
+/// EL0.
+pub fn core_id() -> usize {
+    let id: u64;
+    // SAFETY: reading CONTEXTIDR_EL1 has no side effects.
+    unsafe { core::arch::asm!("mrs {}, contextidr_el1", out(reg) id, options(nomem, nostack, preserves_flags)) };
+    id as usize
 }
 
 /// Waits for an interrupt.

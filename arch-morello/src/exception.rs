@@ -140,9 +140,16 @@ pub struct ExceptionHooks {
 
 static HOOKS: Once<ExceptionHooks> = Once::new();
 
-/// Installs the vector table and the kernel's hooks.
+/// Installs the kernel's hooks (once, for every core) and the vector table
+/// on this core.
 pub fn install(hooks: ExceptionHooks) {
     HOOKS.call_once(|| hooks);
+    install_on_this_core();
+}
+
+/// Points this core's vector base at the vector table (each secondary core
+/// does this once; the boot core through [`install`]).
+pub fn install_on_this_core() {
     unsafe extern "C" {
         static __exception_vectors: [u8; 2048];
     }

@@ -68,7 +68,8 @@ impl Pl011 {
         }
     }
 
-    /// Acknowledges the receive interrupts (after draining the FIFO).
+    /// Acknowledges the receive interrupts; drain the FIFO after, so that
+    /// a byte arriving meanwhile raises them again.
     pub fn clear_receive_interrupts(&self) {
         self.regs.write(ICR, INT_RX | INT_RT);
     }

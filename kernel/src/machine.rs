@@ -1,6 +1,6 @@
-//! What the machine is, as the device tree describes it: memory, console,
-//! interrupt controller, timer, PSCI conduit, RTC, virtio-mmio slots, initrd,
-//! boot arguments. Parsed once at boot with the `fdt` crate.
+//! What the machine is, as the device tree describes it: memory, cores,
+//! console, interrupt controller, timer, PSCI conduit, RTC, virtio-mmio
+//! slots, initrd, boot arguments. Parsed once at boot with the `fdt` crate.
 
 use crate::memory::PhysRange;
 use alloc::string::{String, ToString};
@@ -54,6 +54,9 @@ pub struct Machine {
     pub memory: Vec<PhysRange>,
     /// Number of CPU nodes.
     pub cpus: usize,
+    /// The cores' MPIDR affinities (each CPU node's `reg`), in device-tree
+    /// order: what PSCI CPU_ON and the GIC name a core by.
+    pub cpu_ids: Vec<u64>,
     /// The PL011 console.
     pub uart: Device,
     /// The interrupt controller.
@@ -115,6 +118,19 @@ pub fn initrd_of(fdt: &Fdt<'_>) -> Option<PhysRange> {
     let start = number(chosen.property("linux,initrd-start")?.value)?;
     let end = number(chosen.property("linux,initrd-end")?.value)?;
     (end > start).then_some(PhysRange { start, end })
+}
+
+/// The first `reg` value of every CPU node, read with `/cpus`'
+/// `#address-cells` (1 or 2; 2 when absent). Nodes without one are left out.
+fn cpu_ids(fdt: &Fdt<'_>) -> Vec<u64> {
+    let cells = fdt
+        .find_node("/cpus")
+        .and_then(|cpus| cpus.property("#address-cells"))
+        .and_then(|p| number(p.value))
+        .unwrap_or(2) as usize;
+    fdt.cpus()
+        .filter_map(|cpu| number(cpu.property("reg")?.value.get(..4 * cells)?))
+        .collect()
 }
 
 fn has_compatible(node: &FdtNode<'_, '_>, wanted: &str) -> bool {
@@ -189,6 +205,7 @@ impl Machine {
                 .to_string(),
             memory,
             cpus: fdt.cpus().count(),
+            cpu_ids: cpu_ids(&fdt),
             uart,
             interrupt_controller,
             virtual_timer_intid,

@@ -1,6 +1,14 @@
 //! The glue between the machine and the kernel: bring-up in order (console,
-//! exceptions, memory map, heap, interrupts, timer), the console with its
-//! receive buffer, the logger, interrupt dispatch, and power-off with a status.
+//! exceptions, memory map, heap, interrupts, timer), the other cores' start
+//! and bring-up, what the kernel keeps per core (whether it is up, its timer
+//! ticks, its wake-up interrupts), the console with its receive buffer, the
+//! logger, interrupt dispatch on every core, wake-up interrupts between
+//! cores, and power-off with a status.
+//!
+//! Every core takes its own timer tick (the virtual timer is per core);
+//! [`ticks`] counts the boot core's, so it advances at [`TICK_HZ`] however
+//! many cores run. Device interrupts (the console's) are routed to the boot
+//! core only.
 
 use crate::machine::{InterruptController, Machine};
 use crate::memory::{PhysRange, RangeAllocator};
@@ -10,13 +18,20 @@ use arch_morello::gic::{Gic, GicV2, GicV3};
 use arch_morello::mmio::Mmio;
 use arch_morello::mmu::{self, KernelMapping, TranslationTables};
 use arch_morello::pl011::Pl011;
-use arch_morello::{PhysAddr, cpu, psci, semihosting, timer};
+use arch_morello::cpu::MAX_CORES;
+use arch_morello::{PhysAddr, boot, cpu, psci, semihosting, timer};
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use spin::{Mutex, Once};
 
-/// Timer interrupts per second.
+/// Timer interrupts per second, on each core.
 pub const TICK_HZ: u64 = 100;
+/// The software-generated interrupt that wakes a core ([`send_wakeup_ipi`]).
+pub const WAKEUP_SGI: u32 = 1;
+/// Each secondary core's stack (also its exception stack), from the heap.
+const CORE_STACK_SIZE: usize = 256 * 1024;
+/// How long the boot core waits for a started core to report itself up.
+const CORE_START_TIMEOUT_S: u64 = 5;
 /// Physical address where QEMU places the device tree for ELF kernels.
 const DEFAULT_DTB: u64 = 0x4000_0000;
 /// The largest kernel heap (it is a quarter of RAM below that).
@@ -79,10 +94,13 @@ impl Console {
 
     fn receive_interrupt(&self) {
         let mut rx = self.received.lock();
+        // Cleared before draining: a byte that arrives after the last read
+        // raises the interrupt again (cleared after, it would stay unread,
+        // and QEMU's PL011 raises no more interrupts while bytes wait).
+        self.uart.clear_receive_interrupts();
         while let Some(byte) = self.uart.read_byte() {
             rx.push_back(byte);
         }
-        self.uart.clear_receive_interrupts();
     }
 }
 
@@ -129,20 +147,65 @@ pub struct Platform {
     pub device_tree: PhysRange,
     /// Real time (ns since the epoch) when the counter read zero, from the RTC.
     pub realtime_at_boot_ns: u64,
+    /// The kernel's translation tables (TTBR1), which every core installs.
+    kernel_tables: TranslationTables,
 }
 
 static PLATFORM: Once<Platform> = Once::new();
-static TICKS: AtomicU64 = AtomicU64::new(0);
 static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// What the kernel keeps for one core, by core number
+/// ([`arch_morello::cpu::core_id`]).
+struct CoreState {
+    /// The core's MPIDR affinity, written by the core itself once it can
+    /// take interrupts; [`CoreState::DOWN`] before.
+    affinity: AtomicU64,
+    /// Timer interrupts this core took.
+    ticks: AtomicU64,
+    /// Wake-up SGIs this core took.
+    wakeups: AtomicU64,
+}
+
+impl CoreState {
+    const DOWN: u64 = u64::MAX;
+}
+
+static CORES: [CoreState; MAX_CORES] = [const {
+    CoreState { affinity: AtomicU64::new(CoreState::DOWN), ticks: AtomicU64::new(0), wakeups: AtomicU64::new(0) }
+}; MAX_CORES];
+/// Cores up: they are numbered 0..CORES_UP.
+static CORES_UP: AtomicUsize = AtomicUsize::new(0);
 
 /// The platform, once brought up.
 pub fn platform() -> &'static Platform {
     PLATFORM.get().expect("platform used before bring-up")
 }
 
-/// Timer interrupts taken so far.
+/// Timer interrupts the boot core took so far: [`TICK_HZ`] a second,
+/// whatever the number of cores.
 pub fn ticks() -> u64 {
-    TICKS.load(Ordering::Relaxed)
+    core_ticks(0)
+}
+
+/// Timer interrupts core number `core` took so far.
+pub fn core_ticks(core: usize) -> u64 {
+    CORES.get(core).map_or(0, |c| c.ticks.load(Ordering::Relaxed))
+}
+
+/// Wake-up interrupts ([`send_wakeup_ipi`]) core number `core` took so far.
+pub fn core_wakeups(core: usize) -> u64 {
+    CORES.get(core).map_or(0, |c| c.wakeups.load(Ordering::Relaxed))
+}
+
+/// How many cores run the kernel: they are numbered `0..cores_up()`.
+pub fn cores_up() -> usize {
+    CORES_UP.load(Ordering::Acquire)
+}
+
+/// The MPIDR affinity core number `core` read on itself, once it is up.
+pub fn core_affinity(core: usize) -> Option<u64> {
+    let affinity = CORES.get(core)?.affinity.load(Ordering::Acquire);
+    (affinity != CoreState::DOWN).then_some(affinity)
 }
 
 fn linker_symbol(symbol: *const u8) -> u64 {
@@ -342,12 +405,12 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
         crate::machine::MachineError::BadBlob => early_fail("bad device tree"),
         crate::machine::MachineError::Missing(what) => early_fail(what),
     });
-    let tables = map_kernel(&machine, &mut early);
+    let kernel_tables = map_kernel(&machine, &mut early);
     // SAFETY: the new tables map the image, RAM (stacks, heap) and devices
     // at the addresses the boot map gave them; the Morello descriptor bits
     // are turned on only when the CPU reported capabilities
     // (ID_AA64PFR1_EL1.CE).
-    unsafe { tables.activate_kernel(features.capabilities) };
+    unsafe { kernel_tables.activate_kernel(features.capabilities) };
 
     let mut frames = RangeAllocator::new();
     for bank in &machine.memory {
@@ -392,36 +455,125 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
         image,
         device_tree,
         realtime_at_boot_ns,
+        kernel_tables,
     });
     exception::install(ExceptionHooks { irq: handle_irq, fatal: kernel_fault });
     crate::logger::init(platform.machine.boot_arg("morsel.log"));
 
     platform.gic.init();
-    platform.gic.enable(platform.machine.virtual_timer_intid);
+    // Device interrupts go to this core only.
     if let Some(intid) = platform.machine.uart.intid {
         platform.gic.enable(intid);
     }
-    timer::arm(timer::frequency() / TICK_HZ);
-    // The vDSO reads the counter at EL0.
-    timer::allow_el0_counter();
-    cpu::enable_irqs();
+    start_interrupts_on_this_core(platform);
+    CORES_UP.store(1, Ordering::Release);
     platform
 }
 
-/// Handles every pending interrupt (from the IRQ vector, or from the
-/// process loop when a μprocess was interrupted).
+/// This core's share of interrupts: the timer tick and the wake-up SGI
+/// enabled, the tick armed, EL0 counter reads allowed (the vDSO reads the
+/// counter), the core recorded as up, IRQs unmasked. The GIC interface of
+/// this core must be on.
+fn start_interrupts_on_this_core(platform: &Platform) {
+    platform.gic.enable(platform.machine.virtual_timer_intid);
+    platform.gic.enable(WAKEUP_SGI);
+    timer::arm(timer::frequency() / TICK_HZ);
+    timer::allow_el0_counter();
+    CORES[cpu::core_id()].affinity.store(cpu::core_affinity(), Ordering::Release);
+    cpu::enable_irqs();
+}
+
+/// Starts every core the device tree lists besides this (the boot) core,
+/// one at a time through PSCI CPU_ON, each on a stack of its own from the
+/// heap, numbered in that order, and waits for each to report itself up;
+/// logs `cores: N (M started)` (M counts this core). A core the firmware
+/// refuses to start is skipped. If a started core does not come up within
+/// [`CORE_START_TIMEOUT_S`], no more are started: one that came up late
+/// would share its number with the next.
+pub fn start_secondary_cores() {
+    let platform = platform();
+    let me = cpu::core_affinity();
+    let others = platform.machine.cpu_ids.iter().copied().filter(|&id| id != me);
+    match platform.psci {
+        Some(conduit) => {
+            for mpidr in others {
+                let core = cores_up();
+                if core >= MAX_CORES {
+                    log::warn!("cores: only {MAX_CORES} are supported; the others stay off");
+                    break;
+                }
+                let mut stack = alloc::vec::Vec::new();
+                if stack.try_reserve_exact(CORE_STACK_SIZE / 16).is_err() {
+                    log::warn!("cores: no memory for core {core}'s stack");
+                    break;
+                }
+                stack.resize(CORE_STACK_SIZE / 16, 0u128);
+                if let Err(error) = boot::start_secondary(conduit, mpidr, core, stack.leak()) {
+                    log::warn!("cores: PSCI CPU_ON {mpidr:#x} failed ({error})");
+                    continue;
+                }
+                let deadline = timer::counter() + CORE_START_TIMEOUT_S * timer::frequency();
+                while core_affinity(core).is_none() && timer::counter() < deadline {
+                    core::hint::spin_loop();
+                }
+                if core_affinity(core).is_none() {
+                    log::warn!("cores: core {mpidr:#x} started but did not come up within {CORE_START_TIMEOUT_S} s");
+                    break;
+                }
+                CORES_UP.store(core + 1, Ordering::Release);
+            }
+        }
+        None if platform.machine.cpus > 1 => log::warn!("cores: no PSCI to start the others with"),
+        None => {}
+    }
+    log::info!("cores: {} ({} started)", platform.machine.cpus, cores_up());
+}
+
+/// Brings up the secondary core this runs on, started by
+/// [`start_secondary_cores`]: the kernel's translation tables (as on the
+/// boot core: TTBR1 the kernel map, TTBR0 walks off), the exception
+/// vectors, its GIC interface, its timer tick and the wake-up SGI; then
+/// records it as up and unmasks IRQs.
+pub fn bring_up_this_core() {
+    let platform = platform();
+    // SAFETY: the kernel tables are the boot core's, which map the image,
+    // all of RAM (this core's stack, from the heap, included) and the
+    // devices at the addresses the boot map gave them; the capability bits
+    // only where the CPU has them.
+    unsafe { platform.kernel_tables.activate_kernel(platform.features.capabilities) };
+    exception::install_on_this_core();
+    platform.gic.init_this_core();
+    start_interrupts_on_this_core(platform);
+}
+
+/// Makes core number `core` take an interrupt (SGI [`WAKEUP_SGI`]), which
+/// ends a wait for an interrupt there; its handler does nothing else. Stores
+/// made before are visible to that core when it wakes. Does nothing if no
+/// such core is up.
+pub fn send_wakeup_ipi(core: usize) {
+    if core < cores_up() {
+        platform().gic.send_sgi(WAKEUP_SGI, core);
+    }
+}
+
+/// Handles every pending interrupt on this core (from the IRQ vector, or
+/// from the process loop when a μprocess was interrupted).
 pub fn handle_irq() {
     let platform = platform();
-    while let Some(intid) = platform.gic.acknowledge() {
+    let core = &CORES[cpu::core_id()];
+    while let Some(interrupt) = platform.gic.acknowledge() {
+        let intid = interrupt.intid;
         if intid == platform.machine.virtual_timer_intid {
-            TICKS.fetch_add(1, Ordering::Relaxed);
+            core.ticks.fetch_add(1, Ordering::Relaxed);
             timer::arm(timer::frequency() / TICK_HZ);
+        } else if intid == WAKEUP_SGI {
+            core.wakeups.fetch_add(1, Ordering::Relaxed);
         } else if Some(intid) == platform.machine.uart.intid {
             platform.console.receive_interrupt();
         } else {
             log::warn!("unexpected interrupt {intid}");
         }
-        platform.gic.end_of_interrupt(intid);
+        platform.gic.end_of_interrupt(interrupt);
     }
 }
 

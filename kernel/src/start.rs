@@ -1,5 +1,7 @@
-//! The kernel's entry from the boot code: bring-up, the banner, then either the
-//! in-kernel tests (`morsel.mode=test`) or the normal run, and power-off.
+//! The kernel's entries from the boot code: on the boot core bring-up, the
+//! banner, the other cores' start, then either the in-kernel tests
+//! (`morsel.mode=test`) or the normal run, and power-off; on every other
+//! core its bring-up and then what it runs ([`run_secondary`]).
 
 use crate::platform::{self, Platform, power_off};
 use crate::machine::InterruptController;
@@ -13,6 +15,7 @@ use core::fmt::Write;
 extern "C" fn morsel_start(dtb_hint: u64, entry_el: u64) -> ! {
     let platform = platform::bring_up(dtb_hint, entry_el as u8);
     print_banner(platform);
+    platform::start_secondary_cores();
     let status = match platform.machine.boot_arg("morsel.mode") {
         Some("test") => {
             let filter = platform.machine.boot_arg("morsel.test").unwrap_or("");
@@ -23,6 +26,22 @@ extern "C" fn morsel_start(dtb_hint: u64, entry_el: u64) -> ! {
         _ => run_first_process(platform),
     };
     power_off(status);
+}
+
+/// Called by `arch_morello::boot` on each secondary core, once the MMU is
+/// on, on the core's own stack, with IRQs masked.
+#[unsafe(no_mangle)]
+extern "C" fn morsel_secondary_start() -> ! {
+    platform::bring_up_this_core();
+    run_secondary(arch_morello::cpu::core_id())
+}
+
+/// What secondary core number `core` (1..) runs once it is up, with IRQs
+/// unmasked: for now it only waits for interrupts (its timer tick, wake-up
+/// IPIs), until the scheduler runs threads there.
+fn run_secondary(core: usize) -> ! {
+    log::info!("core {core} up");
+    crate::process::scheduler::secondary_core(core)
 }
 
 /// The environment of the first μprocess: Linux gives init HOME and TERM;

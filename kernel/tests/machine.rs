@@ -14,6 +14,7 @@ fn reads_virt_with_gicv2() {
     let m = Machine::from_device_tree(GICV2).expect("a valid machine");
     assert_eq!(m.memory, [PhysRange::new(0x4000_0000, 1024 << 20)]);
     assert_eq!(m.cpus, 2);
+    assert_eq!(m.cpu_ids, [0, 1]);
     assert_eq!(m.uart.regs, PhysRange::new(0x0900_0000, 0x1000));
     assert_eq!(m.uart.intid, Some(33));
     assert!(matches!(
@@ -42,6 +43,7 @@ fn reads_virt_with_gicv3_at_el2() {
             if distributor.start == 0x0800_0000 && redistributors.start == 0x080a_0000
     ));
     assert_eq!(m.psci_method.as_deref(), Some("smc"));
+    assert_eq!(m.cpu_ids, [0]);
     assert_eq!(m.initrd, None);
 }
 

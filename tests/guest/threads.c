@@ -12,12 +12,16 @@
  * thread, CPU affinity, per-thread CPU clocks and nanosleep beside a
  * running thread.
  *
- * The program re-executes itself: with the arguments "exit CODE PID" it
- * exits with CODE if it is the only thread of process PID (after an execve
- * from a thread), with 99 otherwise. Children report only through exit
- * statuses; only the parent prints. Events are ordered by handshakes, not
- * sleeps; where a check needs time to pass (a timeout, a signal that must
- * not arrive), it waits 50 ms or more. */
+ * The program re-executes itself: with the arguments "exit CODE PID TASKS"
+ * (after an execve from a thread) it exits with CODE if it runs as process
+ * PID with its tid equal to its pid and /proc/self/task counts TASKS
+ * entries, as at the start of the program that made the execve; with 99
+ * otherwise. Children report only through exit statuses; only the parent
+ * prints. Events are ordered by handshakes, not sleeps; where a check needs
+ * time to pass (a timeout, a signal that must not arrive), it waits 50 ms
+ * or more. /proc/self/task is compared with its count at the start, not
+ * with 1: qemu-user, the reference, runs a thread of its own in every
+ * process. */
 #define _GNU_SOURCE
 #include "check.h"
 
@@ -118,13 +122,24 @@ static int count_tasks(void)
     return count;
 }
 
-/* Waits for child PID; returns its wait status (-1 if waitpid fails). */
+/* Waits for child PID, killing it with SIGKILL if it has not ended within
+ * twice PATIENCE_MS; returns its wait status (-1 if waitpid fails). */
 static int reap(pid_t pid)
 {
     int status;
-    if (pid <= 0 || waitpid(pid, &status, 0) != pid)
+    if (pid <= 0)
         return -1;
-    return status;
+    long long start = now_ns(CLOCK_MONOTONIC);
+    pid_t got;
+    while ((got = waitpid(pid, &status, WNOHANG)) == 0) {
+        if (ms_since(CLOCK_MONOTONIC, start) > 2 * PATIENCE_MS) {
+            kill(pid, SIGKILL);
+            got = waitpid(pid, &status, 0);
+            break;
+        }
+        sleep_ms(1);
+    }
+    return got == pid ? status : -1;
 }
 
 /* Whether STATUS is a normal exit with CODE. */
@@ -211,13 +226,13 @@ static void check_mutexes(void)
     int r = pthread_mutex_trylock(&m);
     check(h.lock_result == 0 && r == EBUSY, "trylock of a mutex another thread holds gives EBUSY", "got %s",
           errno_name(r));
-    struct timespec deadline = deadline_in(CLOCK_REALTIME, 50);
     long long start = now_ns(CLOCK_REALTIME);
+    struct timespec deadline = deadline_in(CLOCK_REALTIME, 50);
     r = pthread_mutex_timedlock(&m, &deadline);
     check(r == ETIMEDOUT && ms_since(CLOCK_REALTIME, start) >= 50,
           "timedlock of a held mutex gives ETIMEDOUT at its CLOCK_REALTIME deadline", "got %s", errno_name(r));
-    deadline = deadline_in(CLOCK_MONOTONIC, 50);
     start = now_ns(CLOCK_MONOTONIC);
+    deadline = deadline_in(CLOCK_MONOTONIC, 50);
     r = pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &deadline);
     check(r == ETIMEDOUT && ms_since(CLOCK_MONOTONIC, start) >= 50,
           "clocklock of a held mutex gives ETIMEDOUT at its CLOCK_MONOTONIC deadline", "got %s", errno_name(r));
@@ -360,22 +375,22 @@ static void check_condvars(void)
     pthread_cond_init(&mono, &attr);
     pthread_condattr_destroy(&attr);
     pthread_mutex_lock(&m);
-    struct timespec deadline = deadline_in(CLOCK_MONOTONIC, 50);
     long long start = now_ns(CLOCK_MONOTONIC);
+    struct timespec deadline = deadline_in(CLOCK_MONOTONIC, 50);
     int r = pthread_cond_timedwait(&mono, &m, &deadline);
     check(r == ETIMEDOUT && ms_since(CLOCK_MONOTONIC, start) >= 50,
           "timedwait on a CLOCK_MONOTONIC condition gives ETIMEDOUT at its deadline", "got %s", errno_name(r));
     pthread_cond_destroy(&mono);
 
     pthread_cond_t real = PTHREAD_COND_INITIALIZER;
-    deadline = deadline_in(CLOCK_REALTIME, 50);
     start = now_ns(CLOCK_REALTIME);
+    deadline = deadline_in(CLOCK_REALTIME, 50);
     r = pthread_cond_timedwait(&real, &m, &deadline);
     check(r == ETIMEDOUT && ms_since(CLOCK_REALTIME, start) >= 50,
           "timedwait on a default condition gives ETIMEDOUT at its CLOCK_REALTIME deadline", "got %s",
           errno_name(r));
-    deadline = deadline_in(CLOCK_MONOTONIC, 50);
     start = now_ns(CLOCK_MONOTONIC);
+    deadline = deadline_in(CLOCK_MONOTONIC, 50);
     r = pthread_cond_clockwait(&real, &m, CLOCK_MONOTONIC, &deadline);
     check(r == ETIMEDOUT && ms_since(CLOCK_MONOTONIC, start) >= 50,
           "pthread_cond_clockwait on CLOCK_MONOTONIC gives ETIMEDOUT at its deadline", "got %s", errno_name(r));
@@ -955,14 +970,14 @@ static void check_semaphores(void)
           "init %d, trywait %d %d", made, a, b);
     errno = 0;
     expect_errno(sem_trywait(&s), EAGAIN, "sem_trywait of a zero semaphore gives EAGAIN");
-    struct timespec deadline = deadline_in(CLOCK_REALTIME, 50);
     long long start = now_ns(CLOCK_REALTIME);
+    struct timespec deadline = deadline_in(CLOCK_REALTIME, 50);
     int r = sem_timedwait(&s, &deadline);
     int err = errno;
     check(r == -1 && err == ETIMEDOUT && ms_since(CLOCK_REALTIME, start) >= 50,
           "sem_timedwait of a zero semaphore gives ETIMEDOUT at its deadline", "got %d, %s", r, errno_name(err));
-    deadline = deadline_in(CLOCK_MONOTONIC, 50);
     start = now_ns(CLOCK_MONOTONIC);
+    deadline = deadline_in(CLOCK_MONOTONIC, 50);
     r = sem_clockwait(&s, CLOCK_MONOTONIC, &deadline);
     err = errno;
     check(r == -1 && err == ETIMEDOUT && ms_since(CLOCK_MONOTONIC, start) >= 50,
@@ -1247,9 +1262,10 @@ static void *exit_after_main(void *arg)
 static void *exec_from_thread(void *arg)
 {
     (void)arg;
-    char code[] = "42", pid[16];
+    char code[] = "42", pid[16], tasks[16];
     snprintf(pid, sizeof pid, "%d", (int)getpid());
-    char *argv[] = { "threads", "exit", code, pid, NULL };
+    snprintf(tasks, sizeof tasks, "%d", start_tasks);
+    char *argv[] = { "threads", "exit", code, pid, tasks, NULL };
     execv(self_path, argv);
     _exit(98);
 }
@@ -1569,15 +1585,25 @@ struct sleeper {
     atomic_int done;
 };
 
+/* Sleeps 100 ms with nanosleep, again (up to ten times in all) while the
+ * main thread made no progress meanwhile: a busy machine may not run it in
+ * one sleep, but a kernel that stops the process for a sleep never does. */
 static void *sleep_thread(void *arg)
 {
     struct sleeper *s = arg;
-    s->before = atomic_load(&main_progress);
-    long long start = now_ns(CLOCK_MONOTONIC);
-    struct timespec ts = { 0, 100000000 };
-    int r = nanosleep(&ts, NULL);
-    s->slept_ms = r == 0 ? ms_since(CLOCK_MONOTONIC, start) : -1;
-    s->after = atomic_load(&main_progress);
+    s->slept_ms = LLONG_MAX;
+    for (int i = 0; i < 10; i++) {
+        s->before = atomic_load(&main_progress);
+        long long start = now_ns(CLOCK_MONOTONIC);
+        struct timespec ts = { 0, 100000000 };
+        int r = nanosleep(&ts, NULL);
+        long long slept = r == 0 ? ms_since(CLOCK_MONOTONIC, start) : -1;
+        if (slept < s->slept_ms)
+            s->slept_ms = slept;
+        s->after = atomic_load(&main_progress);
+        if (s->after > s->before)
+            break;
+    }
     atomic_store(&s->done, 1);
     return NULL;
 }
@@ -1644,7 +1670,7 @@ static void check_scheduling(void)
         sched_yield();
     }
     pthread_join(sleeper, NULL);
-    check(sl.slept_ms >= 100, "nanosleep of 100 ms in a thread sleeps at least that long", "slept %lld ms",
+    check(sl.slept_ms >= 100, "nanosleep of 100 ms in a thread sleeps at least that long each time", "slept %lld ms",
           sl.slept_ms);
     check(sl.after > sl.before, "the main thread keeps running while another thread sleeps", "it did not");
 
@@ -1657,8 +1683,12 @@ static void check_scheduling(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 3 && strcmp(argv[1], "exit") == 0)
-        return gettid() == getpid() && getpid() == atoi(argv[3]) ? atoi(argv[2]) : 99;
+    if (argc > 4 && strcmp(argv[1], "exit") == 0) {
+        int tasks = count_tasks();
+        return gettid() == getpid() && getpid() == atoi(argv[3]) && tasks >= 1 && tasks == atoi(argv[4])
+                   ? atoi(argv[2])
+                   : 99;
+    }
 
     start_tasks = count_tasks();
     ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);

@@ -1,7 +1,8 @@
-//! GICv3: memory-mapped distributor and redistributors, system-register CPU
-//! interface (ICC_*_EL1). Affinity routing on; all interrupts in group 1.
+//! GICv3: memory-mapped distributor and redistributors (one per core, found
+//! by its affinity), system-register CPU interface (ICC_*_EL1). Affinity
+//! routing on; all interrupts in group 1.
 
-use super::write_byte_field;
+use super::{Targets, write_byte_field};
 use crate::mmio::Mmio;
 
 const GICD_CTLR: usize = 0x0000;
@@ -32,12 +33,14 @@ pub struct GicV3 {
     distributor: Mmio,
     redistributors: Mmio,
     redistributors_len: usize,
+    /// Each core's MPIDR affinity, for SGIs.
+    pub(super) targets: Targets,
 }
 
 impl GicV3 {
     /// Drives the GIC with these register windows.
     pub fn new(distributor: Mmio, redistributors: Mmio, redistributors_len: usize) -> GicV3 {
-        GicV3 { distributor, redistributors, redistributors_len }
+        GicV3 { distributor, redistributors, redistributors_len, targets: Targets::new() }
     }
 
     /// This core's redistributor frame offset within the window.
@@ -64,13 +67,15 @@ impl GicV3 {
         }
     }
 
-    pub(super) fn init(&self) {
+    pub(super) fn init_distributor(&self) {
         self.distributor.write(GICD_CTLR, 0);
         self.wait_for_distributor();
         self.distributor
             .write(GICD_CTLR, GICD_CTLR_ARE | GICD_CTLR_ENABLE_GRP1 | GICD_CTLR_ENABLE_GRP0);
         self.wait_for_distributor();
+    }
 
+    pub(super) fn init_redistributor_and_cpu_interface(&self) {
         let rd = self.my_redistributor();
         let waker = self.redistributors.read(rd + GICR_WAKER);
         self.redistributors.write(rd + GICR_WAKER, waker & !GICR_WAKER_PROCESSOR_SLEEP);
@@ -97,6 +102,7 @@ impl GicV3 {
                 options(nostack),
             );
         }
+        self.targets.set_mine(crate::cpu::core_affinity());
     }
 
     pub(super) fn enable(&self, intid: u32) {
@@ -129,4 +135,18 @@ pub(super) fn acknowledge() -> u32 {
 pub(super) fn end_of_interrupt(intid: u32) {
     // SAFETY: ends an interrupt this core acknowledged.
     unsafe { core::arch::asm!("msr icc_eoir1_el1, {}", in(reg) u64::from(intid), options(nomem, nostack)) };
+}
+
+/// Sends `sgi` (group 1) to the one core with MPIDR affinity `affinity`
+/// through ICC_SGI1R_EL1: Aff3.Aff2.Aff1 name the cluster, target list bit
+/// Aff0 % 16 in range Aff0 / 16 the core (a range above 0, for Aff0 of 16
+/// or more, needs a GIC with range selector support, ICC_CTLR_EL1.RSS).
+pub(super) fn send_sgi(sgi: u32, affinity: u64) {
+    let aff0 = affinity & 0xff;
+    let aff1 = (affinity >> 8) & 0xff;
+    let aff2 = (affinity >> 16) & 0xff;
+    let aff3 = (affinity >> 32) & 0xff;
+    let value = (aff3 << 48) | ((aff0 >> 4) << 44) | (aff2 << 32) | (u64::from(sgi) << 24) | (aff1 << 16) | (1 << (aff0 & 0xf));
+    // SAFETY: writing ICC_SGI1R_EL1 only raises an interrupt at the core named.
+    unsafe { core::arch::asm!("msr icc_sgi1r_el1, {}", "isb", in(reg) value, options(nomem, nostack)) };
 }

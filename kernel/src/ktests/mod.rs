@@ -2,6 +2,7 @@
 //! `ktest!` registers them, `cargo xtask qemu-test` runs them.
 
 mod console;
+mod cores;
 mod harness;
 mod interrupts;
 mod memory;

@@ -148,6 +148,12 @@ ktest!(fn relocation_in_real_tagged_memory_matches_the_simulator() {
     let fail = |what: &str, e: &dyn core::fmt::Debug| TestError::Failed(alloc::format!("{what}: {e:?}"));
     let frames = platform().frames.lock().allocate(SPAN, SPAN).map_err(|e| fail("frames", &e))?;
     let start = PhysAddr(frames.start).to_virt();
+    // Like the simulator, start from zeroed, untagged memory: the allocator
+    // hands frames out as an earlier user left them.
+    let bytes: *mut u8 = core::ptr::with_exposed_provenance_mut(start as usize);
+    // SAFETY: the frames were just allocated to this test and are mapped RW
+    // by the kernel map; plain stores also clear their tags.
+    unsafe { core::ptr::write_bytes(bytes, 0, SPAN as usize) };
     // SAFETY: the frames were just allocated to this test, are mapped RW with
     // capability access by the kernel map, and nothing else touches them.
     let mut hardware_memory =

@@ -15,20 +15,25 @@ use posix_shim::procfs::{FdInfo, MemoryArea, ProcessInfo, SignalMasks, TaskState
 use spin::Mutex;
 
 static SNAPSHOTS: Mutex<BTreeMap<u32, ProcessInfo>> = Mutex::new(BTreeMap::new());
-static CURRENT: AtomicU32 = AtomicU32::new(1);
+/// The μprocess each core runs (by core id), for /proc/self.
+static CURRENT: [AtomicU32; arch_morello::cpu::MAX_CORES] = [const { AtomicU32::new(1) }; arch_morello::cpu::MAX_CORES];
+
+fn current() -> &'static AtomicU32 {
+    &CURRENT[arch_morello::cpu::core_id()]
+}
 
 /// Installs the /proc sources: call once at boot.
 pub fn install() {
     crate::procfs::install(crate::procfs::Sources {
         process: &|pid| SNAPSHOTS.lock().get(&pid).cloned(),
         processes: &|| SNAPSHOTS.lock().keys().copied().collect(),
-        current_pid: &|| CURRENT.load(Ordering::Relaxed),
+        current_pid: &|| current().load(Ordering::Relaxed),
     });
 }
 
-/// The μprocess that runs now.
+/// The μprocess this core runs now.
 pub fn set_current(pid: u32) {
-    CURRENT.store(pid, Ordering::Relaxed);
+    current().store(pid, Ordering::Relaxed);
 }
 
 /// Pages each μprocess had resident when last published, for choosing

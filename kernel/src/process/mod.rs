@@ -195,6 +195,10 @@ pub struct Process {
     pub dumpable: bool,
     /// The cores it may run on (sched_setaffinity), one bit per core.
     pub affinity: u64,
+    /// The core it last ran on (meaningful once `ran`).
+    pub core: usize,
+    /// Whether it has run yet.
+    pub ran: bool,
     /// When it started (monotonic ns), for its CPU-time clocks.
     pub started_ns: u64,
     /// Its system call is waiting to be run again (it would have blocked).
@@ -435,6 +439,8 @@ impl Process {
             credentials: Credentials::default(),
             dumpable: true,
             affinity: u64::MAX,
+            core: 0,
+            ran: false,
             started_ns: arch_morello::timer::uptime_ns(),
             in_blocked_call: false,
             sleep_deadline: None,
@@ -514,6 +520,8 @@ impl Process {
             credentials: self.credentials.clone(),
             dumpable: self.dumpable,
             affinity: self.affinity,
+            core: 0,
+            ran: false,
             started_ns: arch_morello::timer::uptime_ns(),
             in_blocked_call: false,
             sleep_deadline: None,
@@ -591,7 +599,8 @@ impl Process {
                 None => self.in_blocked_call = false,
             }
         }
-        let slice_start = platform::ticks();
+        let core = cpu::core_id();
+        let slice_start = platform::core_ticks(core);
         loop {
             signals::collect(self);
             let saved = self.suspended_mask.take();
@@ -616,7 +625,7 @@ impl Process {
             match trap {
                 Trap::Irq => {
                     platform::handle_irq();
-                    if platform::ticks() != slice_start || self.ending().is_some() {
+                    if platform::core_ticks(core) != slice_start || self.ending().is_some() {
                         return Event::Preempted;
                     }
                 }

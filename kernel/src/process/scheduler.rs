@@ -1,8 +1,11 @@
-//! Running threads on every core: one queue of runnable threads (of every
-//! μprocess) that each core takes from, each thread run for a time slice
-//! (the timer tick preempts it) or until its system call would block. A
-//! blocked call is simply run again later (every handler is restartable:
-//! the Fluke lesson). A core with nothing to run waits for an interrupt.
+//! Running threads on every core: a queue of runnable threads per core,
+//! each thread run for a time slice (the timer tick preempts it) or until
+//! its system call would block. A blocked call is simply run again later
+//! (every handler is restartable: the Fluke lesson). A thread goes back to
+//! the queue of the core it last ran on; new threads go to the shortest
+//! queue; a core whose queue is empty takes from the back of the longest
+//! (load balancing), and a core with nothing to run waits for an interrupt
+//! (a wake-up IPI when work is queued for it or there is work to take).
 //!
 //! The scheduler's state is one lock ([`SCHEDULER`]), held only to pick a
 //! thread and to file what its slice led to, never while a thread runs.
@@ -32,7 +35,10 @@ type Groups = BTreeMap<u32, Arc<ThreadGroup>>;
 struct State {
     threads: Threads,
     groups: Groups,
-    runnable: VecDeque<u32>,
+    /// Runnable threads, per core.
+    runnable: Vec<VecDeque<u32>>,
+    /// Cores waiting for an interrupt with nothing to run, one bit each.
+    idle: u64,
     blocked: Vec<u32>,
     stopped: Vec<u32>,
     /// How many threads cores run now.
@@ -73,7 +79,8 @@ pub fn run(first: Process) -> Exit {
     let mut state = State {
         threads: BTreeMap::new(),
         groups: BTreeMap::from([(first_pid, first.group.clone())]),
-        runnable: VecDeque::from([first.tid]),
+        runnable: (0..cores()).map(|_| VecDeque::new()).collect(),
+        idle: 0,
         blocked: Vec::new(),
         stopped: Vec::new(),
         running: 0,
@@ -81,7 +88,7 @@ pub fn run(first: Process) -> Exit {
         finished: None,
         seen_changes: changes(),
     };
-    state.threads.insert(first.tid, Box::new(first));
+    state.enqueue(Box::new(first), Place::Back);
     *SCHEDULER.lock() = Some(state);
     loop {
         if let Some(exit) = step(0) {
@@ -91,6 +98,11 @@ pub fn run(first: Process) -> Exit {
             return exit;
         }
     }
+}
+
+/// The cores threads run on (affinity masks are one word: at most 64).
+fn cores() -> usize {
+    crate::platform::platform().machine.cpus.clamp(1, cpu::MAX_CORES)
 }
 
 /// What a secondary core does: runs threads whenever a run is under way.
@@ -116,7 +128,7 @@ fn step(core: usize) -> Option<Exit> {
             Some(state) if state.finished.is_some() => return state.finished,
             Some(state) => {
                 let now = changes();
-                if now != state.seen_changes || state.runnable.is_empty() {
+                if now != state.seen_changes || state.runnable.iter().all(VecDeque::is_empty) {
                     state.seen_changes = now;
                     state.wake();
                 }
@@ -126,14 +138,22 @@ fn step(core: usize) -> Option<Exit> {
                     state.finished = Some(Exit::Status(0));
                     return state.finished;
                 }
+                if taken.is_none() {
+                    state.idle |= 1 << core;
+                }
                 taken
             }
         }
     };
     let Some(mut thread) = taken else {
         cpu::wait_for_interrupt();
+        if let Some(state) = SCHEDULER.lock().as_mut() {
+            state.idle &= !(1 << core);
+        }
         return None;
     };
+    thread.core = core;
+    thread.ran = true;
     info::set_current(thread.pid);
     let event = thread.run_slice();
     if !matches!(event, Event::StillBlocked) {
@@ -148,14 +168,49 @@ fn step(core: usize) -> Option<Exit> {
 }
 
 impl State {
-    /// Takes the first runnable thread that may run on `core`.
+    /// Takes the next thread for `core`: the first of its own queue that
+    /// may run there, else the last such one of the longest other queue.
     fn take_runnable(&mut self, core: usize) -> Option<Box<Process>> {
-        let allowed = |t: &Process| core >= 64 || t.affinity & (1 << core) != 0;
-        let at = self.runnable.iter().position(|tid| self.threads.get(tid).is_some_and(|t| allowed(t)))?;
-        let tid = self.runnable.remove(at)?;
+        let threads = &self.threads;
+        let allowed = |tid: &u32| threads.get(tid).is_some_and(|t| t.affinity & (1 << core) != 0);
+        let own = core % self.runnable.len();
+        let (queue, at) = match self.runnable[own].iter().position(allowed) {
+            Some(at) => (own, at),
+            None => {
+                let mut others: Vec<usize> = (0..self.runnable.len()).filter(|&q| q != own).collect();
+                others.sort_by_key(|&q| core::cmp::Reverse(self.runnable[q].len()));
+                others.into_iter().find_map(|q| self.runnable[q].iter().rposition(allowed).map(|at| (q, at)))?
+            }
+        };
+        let tid = self.runnable[queue].remove(at)?;
         let thread = self.threads.remove(&tid)?;
         self.running += 1;
         Some(thread)
+    }
+
+    /// Queues a runnable thread: on the core it last ran on if it may run
+    /// there, else on the allowed core with the shortest queue; wakes that
+    /// core, or an idle one that can take the thread, with an IPI.
+    fn enqueue(&mut self, thread: Box<Process>, place: Place) {
+        let tid = thread.tid;
+        let cores = self.runnable.len();
+        let allowed = |core: usize| thread.affinity & (1 << core) != 0;
+        let core = match place {
+            Place::Back | Place::Front if thread.ran && allowed(thread.core % cores) => thread.core % cores,
+            _ => (0..cores).filter(|&c| allowed(c)).min_by_key(|&c| self.runnable[c].len()).unwrap_or(0),
+        };
+        let affinity = thread.affinity;
+        self.threads.insert(tid, thread);
+        match place {
+            Place::Front => self.runnable[core].push_front(tid),
+            Place::Back | Place::Shortest => self.runnable[core].push_back(tid),
+        }
+        let idle_allowed = self.idle & affinity;
+        let target = if self.idle & (1 << core) != 0 { Some(core) } else { (idle_allowed != 0).then(|| idle_allowed.trailing_zeros() as usize) };
+        if let Some(target) = target {
+            self.idle &= !(1 << target);
+            crate::platform::send_wakeup_ipi(target);
+        }
     }
 
     /// Files what a thread's slice led to.
@@ -166,24 +221,17 @@ impl State {
                 self.threads.insert(tid, thread);
                 self.blocked.push(tid);
             }
-            Event::Preempted => {
-                self.threads.insert(tid, thread);
-                self.runnable.push_back(tid);
-            }
+            Event::Preempted => self.enqueue(thread, Place::Back),
             Event::Forked(child) => {
                 table::add(child.pid, pid);
                 info::publish(&child);
                 self.groups.insert(child.pid, child.group.clone());
-                self.runnable.push_back(child.tid);
-                self.threads.insert(child.tid, child);
-                self.threads.insert(tid, thread);
-                self.runnable.push_front(tid);
+                self.enqueue(child, Place::Shortest);
+                self.enqueue(thread, Place::Front);
             }
             Event::NewThread(child) => {
-                self.runnable.push_back(child.tid);
-                self.threads.insert(child.tid, child);
-                self.threads.insert(tid, thread);
-                self.runnable.push_front(tid);
+                self.enqueue(child, Place::Shortest);
+                self.enqueue(thread, Place::Front);
             }
             Event::Stopped(signal) => self.stop(thread, signal),
             Event::Exit(exit) => self.end_thread(thread, Some(exit), 0),
@@ -276,16 +324,22 @@ impl State {
     fn wake(&mut self) {
         let now = arch_morello::timer::uptime_ns();
         let threads = &self.threads;
-        let runnable = &mut self.runnable;
+        let mut woken = Vec::new();
         self.blocked.retain(|&tid| match threads.get(&tid) {
             Some(t) if !t.may_wake(now) => true,
             _ => {
-                runnable.push_back(tid);
+                woken.push(tid);
                 false
             }
         });
+        for tid in woken {
+            if let Some(thread) = self.threads.remove(&tid) {
+                self.enqueue(thread, Place::Back);
+            }
+        }
         let mut continued = Vec::new();
         let mut resumed_threads = Vec::new();
+        let threads = &self.threads;
         self.stopped.retain(|&tid| {
             let Some(thread) = threads.get(&tid) else { return false };
             let Some(resumed) = signals::resumes(thread.pid) else { return true };
@@ -297,15 +351,27 @@ impl State {
             false
         });
         for tid in resumed_threads {
-            if let Some(thread) = self.threads.get_mut(&tid) {
+            if let Some(mut thread) = self.threads.remove(&tid) {
                 thread.stopped = false;
-                info::publish(thread);
+                info::publish(&thread);
+                self.enqueue(thread, Place::Back);
             }
-            self.runnable.push_back(tid);
         }
         for (pid, uid) in continued {
             table::continued(pid);
             self.tell_parent(pid, SigInfo::child(code::CLD_CONTINUED, pid, uid, i32::from(SIGCONT)));
         }
     }
+}
+
+/// Where [`State::enqueue`] puts a thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// At the back of its core's queue.
+    Back,
+    /// At the front of its core's queue (a parent after fork or clone runs
+    /// on before its child, as Linux does by default).
+    Front,
+    /// At the back of the shortest queue (a new thread).
+    Shortest,
 }

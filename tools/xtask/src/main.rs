@@ -3,7 +3,7 @@
 //! ```text
 //! cargo xtask run [--machine virt|morello] [--gic 2|3] [--gdb] [--smp N] [--memory MIB] [--release] [-- ARGS...]
 //! cargo xtask test                      host tests, vectors, QEMU tests, harness self-tests
-//! cargo xtask qemu-test [--machine virt|morello] [--features F] [--filter TEXT] [--timeout SECS]
+//! cargo xtask qemu-test [--machine virt|morello] [--gic 2|3] [--smp N] [--features F] [--filter TEXT] [--timeout SECS]
 //! cargo xtask vectors [DIR]
 //! cargo xtask build [--release] [--features F]
 //! cargo xtask guest-test [--reference]
@@ -92,10 +92,6 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
-fn default_smp() -> u32 {
-    std::thread::available_parallelism().map_or(2, |n| n.get() as u32).max(2)
-}
-
 /// Builds the kernel and returns the path of its flat image (the ELF, for
 /// debuggers, is beside it without the `.bin`).
 pub fn build_kernel(release: bool, features: &[String]) -> Result<PathBuf, String> {
@@ -143,6 +139,7 @@ fn cmd_run(o: &Options) -> Result<ExitCode, String> {
         }
         None => None,
     };
+    let smp = machine.cores(o.smp)?;
     let kernel = build_kernel(o.release, &o.features)?;
     let mut bootargs = program_bootargs(&o.trailing, o.strace, o.tty);
     if o.quiet {
@@ -154,7 +151,7 @@ fn cmd_run(o: &Options) -> Result<ExitCode, String> {
         initrd: image.as_deref(),
         bootargs,
         memory_mib: o.memory.unwrap_or(1024),
-        smp: o.smp.unwrap_or_else(default_smp),
+        smp,
         gdb: o.gdb,
         timeout: Duration::from_secs(o.timeout.unwrap_or(24 * 3600)),
         input: qemu::Input::Forward,
@@ -194,12 +191,14 @@ fn exit_code(status: Option<i32>) -> ExitCode {
     ExitCode::from(status.map_or(1, |s| u8::try_from(s).unwrap_or(1)))
 }
 
-/// Boots the test kernel on each machine; the tally counts ktests, plus one
-/// failure for every boot that faulted, timed out or printed no summary.
-fn qemu_test(kernel: &Path, machines: &[Machine], filter: Option<&str>, timeout: u64) -> Result<Tally, String> {
+/// Boots the test kernel on each machine with `smp` cores (by default one
+/// per host core, at least two); the tally counts ktests, plus one failure
+/// for every boot that faulted, timed out or printed no summary.
+fn qemu_test(kernel: &Path, machines: &[Machine], smp: Option<u32>, filter: Option<&str>, timeout: u64) -> Result<Tally, String> {
     let mut tally = Tally::default();
     for &machine in machines {
-        println!("xtask: qemu-test on {}", machine.name());
+        let smp = machine.cores(smp)?;
+        println!("xtask: qemu-test on {}, -smp {smp}", machine.name());
         let mut bootargs = vec!["morsel.mode=test".to_string()];
         bootargs.extend(machine.expectations());
         if let Some(f) = filter {
@@ -211,7 +210,7 @@ fn qemu_test(kernel: &Path, machines: &[Machine], filter: Option<&str>, timeout:
             initrd: None,
             bootargs,
             memory_mib: 1024,
-            smp: default_smp(),
+            smp,
             gdb: false,
             timeout: Duration::from_secs(timeout),
             input: qemu::Input::KernelRequests,
@@ -247,8 +246,11 @@ fn cmd_qemu_test(o: &Options) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    for machine in &machines {
+        machine.cores(o.smp)?;
+    }
     let kernel = build_kernel(o.release, &o.features)?;
-    let tally = qemu_test(&kernel, &machines, o.filter.as_deref(), o.timeout.unwrap_or(120))?;
+    let tally = qemu_test(&kernel, &machines, o.smp, o.filter.as_deref(), o.timeout.unwrap_or(120))?;
     println!("{}", tally.line());
     Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -281,7 +283,7 @@ fn harness_self_tests() -> Result<Tally, String> {
 
     println!("xtask: harness self-test: a failing ktest must fail qemu-test");
     let kernel = build_kernel(false, &["ktest-fail".to_string()])?;
-    let run = qemu_test(&kernel, &machine, Some("harness"), 120)?;
+    let run = qemu_test(&kernel, &machine, None, Some("harness"), 120)?;
     let ok = run.failed >= 1;
     println!("xtask: harness self-test (failing ktest): {}", if ok { "ok, the run failed" } else { "WRONG: the run passed" });
     tally.add(Tally::check(ok));
@@ -329,7 +331,7 @@ fn cmd_test(o: &Options) -> Result<ExitCode, String> {
     let guests = guest::build_guests()?;
     record("guest tests on the reference (qemu-user)", guest::run_reference(&guests), &mut total);
     let kernel = build_kernel(o.release, &[])?;
-    record("qemu-test virt", qemu_test(&kernel, &machines(Some("virt"), None)?, None, 120)?, &mut total);
+    record("qemu-test virt", qemu_test(&kernel, &machines(Some("virt"), None)?, None, None, 120)?, &mut total);
     for suite in [differential::BUSYBOX, differential::COREUTILS] {
         record(&format!("{}, Morsel against Linux", suite.name), differential::check(&suite, &kernel)?, &mut total);
     }
@@ -337,7 +339,7 @@ fn cmd_test(o: &Options) -> Result<ExitCode, String> {
     record("interactive console session", interactive::check(&kernel)?, &mut total);
     record("guest tests on Morsel", guest::run_on_morsel(&guests, &kernel, guest::PENDING_ON_MORSEL)?, &mut total);
     if qemu::morello_qemu().is_some() {
-        record("qemu-test morello", qemu_test(&kernel, &[Machine::Morello], None, 600)?, &mut total);
+        record("qemu-test morello", qemu_test(&kernel, &[Machine::Morello], None, None, 600)?, &mut total);
     } else {
         println!("xtask: qemu-system-morello is not installed: the Morello run is not part of this test");
     }
@@ -365,8 +367,9 @@ const USAGE: &str = "usage: cargo xtask <command>
                  build and boot Morsel in QEMU; with an image, run ARGV (or the image's command) as
                  the first μprocess and exit with its status
   test           host tests, capability vectors, QEMU tests (virt GICv2+GICv3, Morello if installed), harness self-tests
-  qemu-test [--machine virt|morello] [--gic 2|3] [--features F] [--filter TEXT] [--timeout SECS]
+  qemu-test [--machine virt|morello] [--gic 2|3] [--smp N] [--features F] [--filter TEXT] [--timeout SECS]
                  run the in-kernel tests in QEMU
+                 (run and qemu-test: --smp N cores; by default one per host core, at least 2, at most 8 on GICv2)
   differential   run Debian's busybox applets and coreutils (tests/busybox, tests/coreutils) and the shell
                  scripts (tests/scripts) on Morsel and on Linux (qemu-user) and compare
   scripts        only the shell scripts

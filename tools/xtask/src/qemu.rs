@@ -53,6 +53,34 @@ impl Machine {
         ]
     }
 
+    /// The most cores a run on this machine may have: GICv2 has eight CPU
+    /// interfaces; with GICv3 the kernel's own limit (`cpu::MAX_CORES` in
+    /// arch-morello) applies.
+    pub fn max_cores(&self) -> u32 {
+        match self {
+            Machine::Virt { gic: 2, .. } => 8,
+            Machine::Virt { .. } | Machine::Morello => 64,
+        }
+    }
+
+    /// The cores a run has unless told otherwise: one per host core, at
+    /// least two, at most [`Machine::max_cores`].
+    pub fn default_cores(&self, host_cores: u32) -> u32 {
+        host_cores.max(2).min(self.max_cores())
+    }
+
+    /// The cores a run has: `requested` (an error if the machine cannot
+    /// have that many), or else the default for this host.
+    pub fn cores(&self, requested: Option<u32>) -> Result<u32, String> {
+        match requested {
+            Some(n) if n == 0 || n > self.max_cores() => {
+                Err(format!("--smp {n}: {} takes 1 to {} cores", self.name(), self.max_cores()))
+            }
+            Some(n) => Ok(n),
+            None => Ok(self.default_cores(std::thread::available_parallelism().map_or(2, |n| n.get() as u32))),
+        }
+    }
+
     fn gic(&self) -> u8 {
         match self {
             Machine::Virt { gic, .. } => *gic,
@@ -352,4 +380,32 @@ pub fn run_program(kernel: &Path, initrd: &Path, argv: &[String], cwd: &str, mem
     .run_captured()?;
     let status = outcome.status.ok_or("Morsel did not finish (watchdog)")?;
     Ok((outcome.user_output, status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cores_default_to_the_host_at_least_two_within_the_machine() {
+        let v2 = Machine::Virt { gic: 2, el2: false };
+        let v3 = Machine::Virt { gic: 3, el2: true };
+        assert_eq!(v3.default_cores(1), 2);
+        assert_eq!(v3.default_cores(2), 2);
+        assert_eq!(v3.default_cores(12), 12);
+        assert_eq!(v3.default_cores(500), 64);
+        assert_eq!(v2.default_cores(12), 8);
+        assert_eq!(Machine::Morello.default_cores(4), 4);
+    }
+
+    #[test]
+    fn requested_cores_must_fit_the_machine() {
+        let v2 = Machine::Virt { gic: 2, el2: false };
+        assert_eq!(v2.cores(Some(1)), Ok(1));
+        assert_eq!(v2.cores(Some(8)), Ok(8));
+        assert!(v2.cores(Some(9)).is_err());
+        assert!(v2.cores(Some(0)).is_err());
+        assert_eq!(Machine::Virt { gic: 3, el2: false }.cores(Some(9)), Ok(9));
+        assert!(v2.cores(None).is_ok_and(|n| (2..=8).contains(&n)));
+    }
 }
