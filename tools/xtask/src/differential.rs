@@ -144,7 +144,7 @@ fn run_reference(image_root: &Path, data: &Path, argv: &[String]) -> Result<Run,
 }
 
 fn run_morsel(kernel: &Path, initrd: &Path, argv: &[String]) -> Result<Run, String> {
-    let (output, status) = crate::qemu::run_program(kernel, initrd, argv, "/data", crate::qemu::PROGRAM_MEMORY_MIB)?;
+    let (output, status) = crate::qemu::run_program(kernel, initrd, argv, "/data", crate::qemu::ProgramMachine::DEFAULT)?;
     Ok(Run { output, status })
 }
 

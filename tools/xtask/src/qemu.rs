@@ -359,21 +359,38 @@ pub fn program_bootargs(argv: &[String], cwd: &str) -> Vec<String> {
 /// The memory of the machines test programs run in.
 pub const PROGRAM_MEMORY_MIB: u32 = 512;
 
+/// The machine [`run_program`] boots: memory, cores, and how long the run
+/// may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgramMachine {
+    /// RAM in MiB.
+    pub memory_mib: u32,
+    /// Cores.
+    pub cores: u32,
+    /// The watchdog.
+    pub timeout: Duration,
+}
+
+impl ProgramMachine {
+    /// [`PROGRAM_MEMORY_MIB`], one core, two minutes.
+    pub const DEFAULT: ProgramMachine = ProgramMachine { memory_mib: PROGRAM_MEMORY_MIB, cores: 1, timeout: Duration::from_secs(120) };
+}
+
 /// Runs `argv` as the first μprocess of a Morsel boot with `initrd` and
 /// `memory_mib` of memory, in the working directory `cwd`, with the console
 /// as a plain stream; returns what it wrote to the console and its exit
 /// status (128 + signal if killed).
-pub fn run_program(kernel: &Path, initrd: &Path, argv: &[String], cwd: &str, memory_mib: u32) -> Result<(Vec<u8>, i32), String> {
+pub fn run_program(kernel: &Path, initrd: &Path, argv: &[String], cwd: &str, shape: ProgramMachine) -> Result<(Vec<u8>, i32), String> {
     let bootargs = program_bootargs(argv, cwd);
     let outcome = Boot {
         kernel,
         machine: Machine::Virt { gic: 3, el2: false },
         initrd: Some(initrd),
         bootargs,
-        memory_mib,
-        smp: 1,
+        memory_mib: shape.memory_mib,
+        smp: shape.cores,
         gdb: false,
-        timeout: Duration::from_secs(120),
+        timeout: shape.timeout,
         input: Input::Dialogue(Vec::new()),
         kernel_text: KernelText::Hidden,
     }
