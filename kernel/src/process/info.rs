@@ -58,12 +58,12 @@ pub fn remove(pid: u32) {
 /// process (the others' slices change what the process shows too, but
 /// only one thread speaks for it).
 pub fn publish(p: &Process) {
-    let (actions, limits, threads) = {
+    let (actions, limits, tids) = {
         let group = p.group.lock();
         if group.threads.first() != Some(&p.tid) {
             return;
         }
-        (group.actions, group.limits, group.threads.len())
+        (group.actions, group.limits, group.threads.clone())
     };
     let vfs = crate::files::vfs();
     let files = p.files.lock();
@@ -159,7 +159,8 @@ pub fn publish(p: &Process) {
         gids: [gid[0], gid[1], gid[2], gid[1]],
         groups: p.credentials.groups.clone(),
         umask: files.fs.umask,
-        threads: threads as u32,
+        threads: tids.len() as u32,
+        tids,
         start_ticks: p.started_ns / tick,
         limits,
         utime_ticks: p.cpu.user / tick,

@@ -280,6 +280,9 @@ pub struct ProcessInfo {
     pub umask: u32,
     /// Threads in the process (at least 1).
     pub threads: u32,
+    /// The threads' ids (`task/`); empty means the one thread whose id is
+    /// the pid.
+    pub tids: Vec<u32>,
     /// When it started, in ticks since boot.
     pub start_ticks: u64,
     /// Time in user mode, in ticks.

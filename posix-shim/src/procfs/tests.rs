@@ -71,7 +71,8 @@ pub(crate) fn process(pid: u32) -> ProcessInfo {
         gids: [0; 4],
         groups: vec![],
         umask: 0o022,
-        threads: 1,
+        threads: if pid == 1 { 1 } else { 2 },
+        tids: if pid == 1 { vec![] } else { vec![pid, 57] },
         start_ticks: 250,
         utime_ticks: 12,
         stime_ticks: 3,
@@ -302,9 +303,12 @@ fn listings() {
         names(&v, "/proc/42"),
         [".", "..", "task", "fd", "fdinfo", "environ", "status", "limits", "comm", "cmdline", "stat", "statm", "maps", "cwd", "root", "exe", "mounts", "smaps"]
     );
-    assert_eq!(names(&v, "/proc/42/task"), [".", "..", "42"]);
+    assert_eq!(names(&v, "/proc/1/task"), [".", "..", "1"]);
+    assert_eq!(names(&v, "/proc/42/task"), [".", "..", "42", "57"]);
     assert!(!names(&v, "/proc/42/task/42").contains(&String::from("task")));
     assert_eq!(text(&v, "/proc/42/task/42/comm"), "redis-server-wi\n");
+    assert_eq!(text(&v, "/proc/42/task/57/comm"), "redis-server-wi\n");
+    assert!(read(&v, "/proc/42/task/58/comm").is_err());
     let root_names = names(&v, "/");
     assert!(root_names.contains(&String::from("proc")) && root_names.contains(&String::from("sys")));
 }
@@ -368,7 +372,7 @@ fn process_stat_has_52_fields() {
     let t = text(&v, "/proc/42/stat");
     assert_eq!(
         t,
-        "42 (redis-server-wi) R 1 42 1 1281 42 4194304 0 0 0 0 12 3 0 0 20 0 1 0 250 \
+        "42 (redis-server-wi) R 1 42 1 1281 42 4194304 0 0 0 0 12 3 0 0 20 0 2 0 250 \
          409600 14 18446744073709551615 187647121162240 187647121223971 281474976636928 0 0 \
          0 4096 4096 16386 0 0 0 17 0 0 0 0 0 0 \
          187647121293312 187647121301504 187647121358848 281474976641024 281474976641056 281474976641056 281474976641088 0\n"
@@ -387,7 +391,7 @@ fn status_lines() {
         VmPeak:\t     400 kB\nVmSize:\t     400 kB\nVmLck:\t       0 kB\nVmPin:\t       0 kB\nVmHWM:\t      56 kB\nVmRSS:\t      56 kB\n\
         RssAnon:\t      20 kB\nRssFile:\t      36 kB\nRssShmem:\t       0 kB\nVmData:\t     208 kB\nVmStk:\t     128 kB\n\
         VmExe:\t      64 kB\nVmLib:\t       0 kB\nVmPTE:\t      20 kB\nVmSwap:\t       0 kB\nHugetlbPages:\t       0 kB\n\
-        CoreDumping:\t0\nTHP_enabled:\t0\nThreads:\t1\n";
+        CoreDumping:\t0\nTHP_enabled:\t0\nThreads:\t2\n";
     assert!(t.starts_with(want_prefix), "{t}");
     assert!(t.contains("\nSigBlk:\t0000000000001000\nSigIgn:\t0000000000001000\nSigCgt:\t0000000000004002\n"));
     assert!(t.contains("\nCapEff:\t000001ffffffffff\n"));

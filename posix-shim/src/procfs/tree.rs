@@ -118,11 +118,18 @@ fn decimal(n: u32) -> Vec<u8> {
     format!("{n}").into_bytes()
 }
 
-/// `path` below /proc/PID/ with `task/PID/` collapsed (threads are 1).
+/// The process's thread ids.
+fn tids(info: &ProcessInfo) -> Vec<u32> {
+    if info.tids.is_empty() { alloc::vec![info.pid] } else { info.tids.clone() }
+}
+
+/// `path` below /proc/PID/ with `task/TID/` collapsed (a thread shows what
+/// its process shows).
 fn pid_rest<'a>(info: &ProcessInfo, rest: &'a [Vec<u8>]) -> Option<&'a [Vec<u8>]> {
     match rest {
         [task, tid, more @ ..] if task == b"task" => {
-            if parse_u32(tid) != Some(info.pid) || more.first().is_some_and(|m| m == b"task") {
+            let known = parse_u32(tid).is_some_and(|tid| tids(info).contains(&tid));
+            if !known || more.first().is_some_and(|m| m == b"task") {
                 return None;
             }
             Some(more)
@@ -195,7 +202,7 @@ pub(crate) fn proc_entries(p: &dyn ProcProvider, path: &[Vec<u8>]) -> Vec<(Vec<u
             if let [task] = rest
                 && task == b"task"
             {
-                return alloc::vec![(decimal(info.pid), FileType::Directory)];
+                return tids(&info).into_iter().map(|tid| (decimal(tid), FileType::Directory)).collect();
             }
             let in_task = rest.first().is_some_and(|t| t == b"task");
             match pid_rest(&info, rest) {
