@@ -18,6 +18,7 @@
  * prints. */
 #define _GNU_SOURCE
 #include "check.h"
+#include "timing.h"
 
 #include <limits.h>
 #include <linux/futex.h>
@@ -49,38 +50,6 @@ static long futex(void *uaddr, int op, uint32_t val, const struct timespec *time
 static long futex2(void *uaddr, int op, uint32_t val, unsigned long val2, void *uaddr2, uint32_t val3)
 {
     return syscall(SYS_futex, uaddr, op, val, val2, uaddr2, val3);
-}
-
-static long long now_ns(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static long long ms_since(clockid_t clock, long long start_ns)
-{
-    return (now_ns(clock) - start_ns) / 1000000;
-}
-
-static struct timespec deadline_in(clockid_t clock, long ms)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    return ts;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
 }
 
 /* Repeats FUTEX_WAKE (OP) of one waiter on WORD until it wakes one, up to

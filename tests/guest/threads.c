@@ -24,6 +24,7 @@
  * process. */
 #define _GNU_SOURCE
 #include "check.h"
+#include "timing.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -53,39 +54,6 @@ static char self_path[PATH_MAX];
 static int start_tasks;
 
 /* --- Helpers --- */
-
-static long long now_ns(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static long long ms_since(clockid_t clock, long long start_ns)
-{
-    return (now_ns(clock) - start_ns) / 1000000;
-}
-
-/* The absolute time MS milliseconds from now on CLOCK. */
-static struct timespec deadline_in(clockid_t clock, long ms)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    return ts;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
-}
 
 /* Waits until *VALUE >= WANT, up to PATIENCE_MS; returns whether it got there. */
 static int wait_for(atomic_int *value, int want)

@@ -424,18 +424,33 @@ impl Process {
         let (cmdline, environ) = (nul_joined(&argv), nul_joined(&envp));
         let image = load_image(path, exe, argv, envp, &Credentials::default(), read_interpreter)?;
         let brk = ProgramBreak { start: image.brk_start, current: image.brk_start };
-        group::add_thread(pid, pid);
+        let group = ThreadGroup::new(pid, [[0; 4]; 64], brk, DEFAULT_LIMITS);
+        let context = UserContext::new(image.entry, image.sp);
         Ok(Process {
-            pid,
-            tid: pid,
-            group: ThreadGroup::new(pid, [[0; 4]; 64], brk, DEFAULT_LIMITS),
-            space: shared(image.space),
-            context: UserContext::new(image.entry, image.sp),
             name: command_name(path),
+            exe: crate::files::absolute_path(&files_cwd_root(), path),
+            cmdline,
+            environ,
+            ..Process::fresh(pid, pid, group, shared(image.space), shared(files), context)
+        })
+    }
+
+    /// Thread `tid` of group `pid` (recorded as such), about to start at
+    /// `context` with `space` and `files`, as root, nothing blocked,
+    /// pending or used yet, no name or program.
+    fn fresh(pid: u32, tid: u32, group: Arc<ThreadGroup>, space: Shared<Space>, files: Shared<crate::files::FileState>, context: UserContext) -> Process {
+        group::add_thread(tid, pid);
+        Process {
+            pid,
+            tid,
+            group,
+            space,
+            context,
+            name: Vec::new(),
             clear_child_tid: 0,
             robust_list: 0,
             signal_mask: 0,
-            files: shared(files),
+            files,
             credentials: Credentials::default(),
             dumpable: true,
             affinity: u64::MAX,
@@ -446,16 +461,16 @@ impl Process {
             sleep_deadline: None,
             wakeup: Wakeup::SignalOr(None),
             stopped: false,
-            exe: crate::files::absolute_path(&files_cwd_root(), path),
-            cmdline,
-            environ,
+            exe: Vec::new(),
+            cmdline: Vec::new(),
+            environ: Vec::new(),
             pending: signals::Pending::default(),
             waited_signals: 0,
             altstack: signals::AltStack::default(),
             cpu_timers: [signals::Timer::default(); 2],
             cpu: CpuTime::default(),
             suspended_mask: None,
-        })
+        }
     }
 
     /// Replaces the program (execve): a new view loaded from `exe`; the pid,
@@ -505,37 +520,16 @@ impl Process {
     /// with `space` and `files`, with this thread's signal mask, credentials
     /// and name; no pending signals, CPU time, timers or alternate stack.
     pub fn child(&self, pid: u32, tid: u32, group: Arc<ThreadGroup>, space: Shared<Space>, files: Shared<crate::files::FileState>) -> Process {
-        group::add_thread(tid, pid);
         Process {
-            pid,
-            tid,
-            group,
-            space,
-            context: self.context.clone(),
             name: self.name.clone(),
-            clear_child_tid: 0,
-            robust_list: 0,
             signal_mask: self.signal_mask,
-            files,
             credentials: self.credentials.clone(),
             dumpable: self.dumpable,
             affinity: self.affinity,
-            core: 0,
-            ran: false,
-            started_ns: arch_morello::timer::uptime_ns(),
-            in_blocked_call: false,
-            sleep_deadline: None,
-            wakeup: Wakeup::SignalOr(None),
-            stopped: false,
             exe: self.exe.clone(),
             cmdline: self.cmdline.clone(),
             environ: self.environ.clone(),
-            pending: signals::Pending::default(),
-            waited_signals: 0,
-            altstack: signals::AltStack::default(),
-            cpu_timers: Default::default(),
-            cpu: CpuTime::default(),
-            suspended_mask: None,
+            ..Process::fresh(pid, tid, group, space, files, self.context.clone())
         }
     }
 
