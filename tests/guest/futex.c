@@ -166,31 +166,6 @@ static int join_waiters(struct waiter *w, int n)
     return zero;
 }
 
-/* Waits for child PID, killing it with SIGKILL if it has not ended within
- * twice PATIENCE_MS; returns its wait status (-1 if waitpid fails). */
-static int reap(pid_t pid)
-{
-    int status;
-    if (pid <= 0)
-        return -1;
-    long long start = now_ns(CLOCK_MONOTONIC);
-    pid_t got;
-    while ((got = waitpid(pid, &status, WNOHANG)) == 0) {
-        if (ms_since(CLOCK_MONOTONIC, start) > 2 * PATIENCE_MS) {
-            kill(pid, SIGKILL);
-            got = waitpid(pid, &status, 0);
-            break;
-        }
-        sleep_ms(1);
-    }
-    return got == pid ? status : -1;
-}
-
-static int exited_with(int status, int code)
-{
-    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == code;
-}
-
 /* An address no program has mapped. */
 static void *const bad_address = (void *)16;
 
@@ -464,7 +439,7 @@ static void check_across_fork(void)
     struct timespec ts = { PATIENCE_MS / 1000, 0 };
     long r = futex(word, FUTEX_WAIT, 0, &ts, NULL, 0);
     int err = errno;
-    int status = reap(pid);
+    int status = reap(pid, 2 * PATIENCE_MS);
     check(r == 0 && exited_with(status, 0),
           "a shared FUTEX_WAIT in the parent is woken by the child's FUTEX_WAKE on a MAP_SHARED page",
           "wait %ld (%s), child status %#x", r, errno_name(r ? err : 0), status);
@@ -473,7 +448,7 @@ static void check_across_fork(void)
     if (pid == 0)
         _exit(futex(word, FUTEX_WAIT, 0, &ts, NULL, 0) == 0 ? 0 : 1);
     int woke = wake_one_eventually(word, FUTEX_WAKE);
-    status = reap(pid);
+    status = reap(pid, 2 * PATIENCE_MS);
     check(woke && exited_with(status, 0), "a shared FUTEX_WAIT in the child is woken by the parent's FUTEX_WAKE",
           "wake %d, child status %#x", woke, status);
 
@@ -486,7 +461,7 @@ static void check_across_fork(void)
     long moved = gather(word, other, 1, FUTEX_REQUEUE);
     long private_woken = futex(other, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     long shared_woken = futex(other, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-    status = reap(pid);
+    status = reap(pid, 2 * PATIENCE_MS);
     check(moved == 1, "a shared FUTEX_REQUEUE moves another process's waiter", "moved %ld", moved);
     check(private_woken == 0 && shared_woken == 1 && exited_with(status, 0),
           "a private wake does not reach a waiter in another process; a shared one does",
@@ -498,7 +473,7 @@ static void check_across_fork(void)
         long tid = syscall(SYS_set_tid_address, &child_word);
         _exit(tid == gettid() && tid == getpid() ? 0 : 1);
     }
-    status = reap(pid);
+    status = reap(pid, 2 * PATIENCE_MS);
     check(exited_with(status, 0), "set_tid_address returns the caller's tid", "status %#x", status);
     munmap(page, 4096);
 }
@@ -769,7 +744,7 @@ static void check_robust(void)
     pid_t pid = fork();
     if (pid == 0)
         _exit(pthread_mutex_lock(shared) == 0 ? 0 : 1);
-    int status = reap(pid);
+    int status = reap(pid, 2 * PATIENCE_MS);
     first = lock_patiently(shared);
     if (first == EOWNERDEAD) {
         pthread_mutex_consistent(shared);

@@ -90,32 +90,6 @@ static int count_tasks(void)
     return count;
 }
 
-/* Waits for child PID, killing it with SIGKILL if it has not ended within
- * twice PATIENCE_MS; returns its wait status (-1 if waitpid fails). */
-static int reap(pid_t pid)
-{
-    int status;
-    if (pid <= 0)
-        return -1;
-    long long start = now_ns(CLOCK_MONOTONIC);
-    pid_t got;
-    while ((got = waitpid(pid, &status, WNOHANG)) == 0) {
-        if (ms_since(CLOCK_MONOTONIC, start) > 2 * PATIENCE_MS) {
-            kill(pid, SIGKILL);
-            got = waitpid(pid, &status, 0);
-            break;
-        }
-        sleep_ms(1);
-    }
-    return got == pid ? status : -1;
-}
-
-/* Whether STATUS is a normal exit with CODE. */
-static int exited_with(int status, int code)
-{
-    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == code;
-}
-
 /* --- Mutexes --- */
 
 /* A thread that locks a mutex, says so, and unlocks it when told. */
@@ -1191,7 +1165,7 @@ static void *fork_from_thread(void *arg)
     if (pid == 0) {
         _exit(forked_child_report());
     }
-    return (void *)(intptr_t)reap(pid);
+    return (void *)(intptr_t)reap(pid, 2 * PATIENCE_MS);
 }
 
 /* Threads that keep running in the parent while another forks. */
@@ -1262,7 +1236,7 @@ static void check_fork_exit_exec(void)
         for (;;)
             pause();
     }
-    status = reap(pid);
+    status = reap(pid, 2 * PATIENCE_MS);
     check(exited_with(status, 7), "exit in a thread ends the whole process with its status", "status %#x", status);
 
     pid = fork();
@@ -1271,7 +1245,7 @@ static void check_fork_exit_exec(void)
         pthread_join(t, NULL);
         _exit(33);
     }
-    status = reap(pid);
+    status = reap(pid, 2 * PATIENCE_MS);
     check(exited_with(status, 33), "the exit system call in a thread ends only that thread", "status %#x", status);
 
     pid = fork();
@@ -1281,7 +1255,7 @@ static void check_fork_exit_exec(void)
         pthread_create(&t, NULL, exit_after_main, &main_thread);
         pthread_exit(NULL);
     }
-    status = reap(pid);
+    status = reap(pid, 2 * PATIENCE_MS);
     check(exited_with(status, 12), "after the main thread calls pthread_exit, another thread joins it and the process lives on",
           "status %#x", status);
 
@@ -1291,7 +1265,7 @@ static void check_fork_exit_exec(void)
         for (;;)
             pause();
     }
-    status = reap(pid);
+    status = reap(pid, 2 * PATIENCE_MS);
     check(exited_with(status, 42),
           "execve from a thread replaces the whole process, keeping the pid, with one thread left",
           "status %#x", status);
@@ -1372,7 +1346,7 @@ static void check_process_shared(void)
     pthread_mutex_unlock(&s->mutex);
     deadline = deadline_in(CLOCK_REALTIME, PATIENCE_MS);
     int posted = sem_timedwait(&s->sem, &deadline) == 0;
-    int status = reap(pid);
+    int status = reap(pid, 2 * PATIENCE_MS);
     expect_eq(s->counter, 2L * SHARED_INCREMENTS,
               "parent and child each add 20000 under a process-shared mutex: the total is exact");
     check(stage == 2 && exited_with(status, 0),

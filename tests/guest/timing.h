@@ -1,9 +1,12 @@
-/* timing.h: clock helpers the thread and futex tests share. Each test
+/* timing.h: clock and child-reaping helpers the thread and futex tests
+ * share. Each test
  * program defines _GNU_SOURCE and includes check.h before this. */
 #ifndef MORSEL_GUEST_TIMING_H
 #define MORSEL_GUEST_TIMING_H
 
 #include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 
 /* CLOCK's time in nanoseconds. */
@@ -40,6 +43,32 @@ __attribute__((unused)) static void sleep_ms(long ms)
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
     }
+}
+
+/* Waits for child PID, killing it with SIGKILL if it has not ended within
+ * PATIENCE_MS; returns its wait status (-1 if waitpid fails). */
+__attribute__((unused)) static int reap(pid_t pid, long long patience_ms)
+{
+    int status;
+    if (pid <= 0)
+        return -1;
+    long long start = now_ns(CLOCK_MONOTONIC);
+    pid_t got;
+    while ((got = waitpid(pid, &status, WNOHANG)) == 0) {
+        if (ms_since(CLOCK_MONOTONIC, start) > patience_ms) {
+            kill(pid, SIGKILL);
+            got = waitpid(pid, &status, 0);
+            break;
+        }
+        sleep_ms(1);
+    }
+    return got == pid ? status : -1;
+}
+
+/* Whether STATUS is a normal exit with CODE. */
+__attribute__((unused)) static int exited_with(int status, int code)
+{
+    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == code;
 }
 
 #endif
