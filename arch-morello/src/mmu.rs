@@ -46,6 +46,11 @@ const DESC_MORELLO_SC: u64 = 1 << 60;
 const DESC_MORELLO_LC: u64 = 1 << 61;
 const DESC_UXN: u64 = 1 << 54;
 const DESC_ADDR_MASK: u64 = 0x0000_ffff_ffff_f000;
+/// APTable[1] in a table descriptor: nothing below it is writable, at any
+/// EL, whatever its own descriptor says (hierarchical permissions, on for
+/// the lower half: TCR_EL1.HPD0 is 0). Marks a page table that views
+/// share since a fork.
+const DESC_TABLE_NO_WRITE: u64 = 1 << 62;
 
 /// What a kernel mapping allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,49 +273,34 @@ impl TranslationTables {
         (entry & DESC_VALID != 0).then_some(PhysAddr(entry & DESC_ADDR_MASK))
     }
 
-    /// Calls `visit(va, frame)` for every user page these tables map, in
-    /// one walk.
-    pub fn for_each_user_page(&self, visit: &mut dyn FnMut(u64, PhysAddr)) {
-        let is_table = |entry: u64| entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE);
-        let mut tables = alloc::vec![(self.root, 0u64)];
-        for level in 0..3 {
-            let mut next = alloc::vec::Vec::new();
-            for (frame, base) in tables {
-                // SAFETY: a table frame these tables own.
-                let table = unsafe { Table::at(frame) };
-                for index in 0..512 {
-                    let entry = table.read(index);
-                    if is_table(entry) {
-                        next.push((PhysAddr(entry & DESC_ADDR_MASK), base | ((index as u64) << (39 - 9 * level))));
-                    }
-                }
-            }
-            tables = next;
-        }
-        for (frame, base) in tables {
-            // SAFETY: a last-level table these tables own.
-            let leaf = unsafe { Table::at(frame) };
-            for index in 0..512 {
-                let entry = leaf.read(index);
-                if entry & DESC_VALID != 0 {
-                    visit(base | ((index as u64) << 12), PhysAddr(entry & DESC_ADDR_MASK));
-                }
-            }
-        }
-    }
-
-    /// Gives `child` (empty tables) every user page these tables map, one
-    /// walk over both: `share(va, frame, access)` says which access the
-    /// child gets and whether this view keeps write permission (copy-on-write
-    /// makes both read-only). The caller invalidates this view's TLB entries
-    /// afterwards, once for its whole ASID.
+    /// Gives `child` (empty tables) every page table these tables hold:
+    /// both views point at the same page tables, marked unwritable
+    /// ([`DESC_TABLE_NO_WRITE`]) in both, so that fork costs one entry per
+    /// 2 MiB of mapped memory, not one per page. `share_table(frame)` counts
+    /// each page table's new holder. The first change to a shared page
+    /// table in either view goes through [`Self::own_page_table`]. The
+    /// caller invalidates this view's TLB entries afterwards, once for its
+    /// whole ASID.
     pub fn fork_into(
         &mut self,
         child: &mut TranslationTables,
-        share: &mut dyn FnMut(u64, PhysAddr, UserAccess) -> (UserAccess, bool),
+        share_table: &mut dyn FnMut(PhysAddr),
         alloc_frame: &mut dyn FnMut() -> Option<PhysAddr>,
     ) -> Result<(), MapError> {
+        for (base, l2_table, index, entry) in self.page_table_entries() {
+            let shared = entry | DESC_TABLE_NO_WRITE;
+            l2_table.write(index, shared);
+            child.walk_to(base, 2, alloc_frame)?.write(index, shared);
+            share_table(PhysAddr(entry & DESC_ADDR_MASK));
+        }
+        Ok(())
+    }
+
+    /// Every level-2 entry that points at a page table: the base address
+    /// it covers, the level-2 table, the index and the entry.
+    fn page_table_entries(&self) -> alloc::vec::Vec<(u64, Table, usize, u64)> {
         let is_table = |entry: u64| entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE);
+        let mut found = alloc::vec::Vec::new();
         // SAFETY: the root is a frame these tables own.
         let root = unsafe { Table::at(self.root) };
         for i0 in 0..512 {
@@ -325,58 +315,121 @@ impl TranslationTables {
                 if !is_table(l1) {
                     continue;
                 }
-                // SAFETY: as above.
-                let l2_table = unsafe { Table::at(PhysAddr(l1 & DESC_ADDR_MASK)) };
                 for i2 in 0..512 {
-                    let l2 = l2_table.read(i2);
-                    if !is_table(l2) {
-                        continue;
-                    }
                     // SAFETY: as above.
-                    let leaf = unsafe { Table::at(PhysAddr(l2 & DESC_ADDR_MASK)) };
-                    let base = ((i0 as u64) << 39) | ((i1 as u64) << 30) | ((i2 as u64) << 21);
-                    let child_leaf = child.walk_to(base, 3, alloc_frame)?;
-                    for i3 in 0..512 {
-                        let entry = leaf.read(i3);
-                        if entry & DESC_VALID == 0 {
-                            continue;
-                        }
-                        let va = base | ((i3 as u64) << 12);
-                        let frame = PhysAddr(entry & DESC_ADDR_MASK);
-                        let (child_access, keep_write) = share(va, frame, UserAccess::from_descriptor(entry));
-                        child_leaf.write(i3, frame.0 | child_access.descriptor_bits() | DESC_VALID | DESC_TABLE_OR_PAGE);
-                        if !keep_write {
-                            leaf.write(i3, entry | DESC_AP_RO);
-                        }
+                    let l2_table = unsafe { Table::at(PhysAddr(l1 & DESC_ADDR_MASK)) };
+                    let l2 = l2_table.read(i2);
+                    if is_table(l2) {
+                        let base = ((i0 as u64) << 39) | ((i1 as u64) << 30) | ((i2 as u64) << 21);
+                        found.push((base, l2_table, i2, l2));
                     }
                 }
             }
         }
-        Ok(())
+        found
     }
 
-    /// Every intermediate table frame below the root, and the root, for
-    /// freeing once no μprocess uses these tables (user pages are the
-    /// caller's to free).
-    pub fn table_frames(&self) -> alloc::vec::Vec<PhysAddr> {
-        let mut frames = alloc::vec![self.root];
+    /// The page table (last level) covering `va`, and whether views share
+    /// it since a fork.
+    pub fn page_table(&self, va: u64) -> Option<(PhysAddr, bool)> {
+        // SAFETY: the root is a frame these tables own.
+        let mut table = unsafe { Table::at(self.root) };
+        for level in 0..2 {
+            let entry = table.read(Self::index(va, level));
+            if entry & (DESC_VALID | DESC_TABLE_OR_PAGE) != (DESC_VALID | DESC_TABLE_OR_PAGE) {
+                return None;
+            }
+            // SAFETY: a table descriptor these tables wrote.
+            table = unsafe { Table::at(PhysAddr(entry & DESC_ADDR_MASK)) };
+        }
+        let entry = table.read(Self::index(va, 2));
+        let is_table = entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE);
+        is_table.then(|| (PhysAddr(entry & DESC_ADDR_MASK), entry & DESC_TABLE_NO_WRITE != 0))
+    }
+
+    /// Makes the shared page table covering `va` this view's own before it
+    /// changes. With `others_hold_it`, a copy: `visit(va, frame, access)`
+    /// says the access each page gets, written into the shared table and
+    /// the copy alike (the caller counts the page's new holder and makes
+    /// copy-on-write pages read-only); this view then points at the copy.
+    /// Otherwise (no other view holds it any more) the table is simply
+    /// writable again. Returns the shared table's frame when a copy was
+    /// made. The caller invalidates this view's TLB entries.
+    pub fn own_page_table(
+        &mut self,
+        va: u64,
+        others_hold_it: bool,
+        visit: &mut dyn FnMut(u64, PhysAddr, UserAccess) -> UserAccess,
+        alloc_frame: &mut dyn FnMut() -> Option<PhysAddr>,
+    ) -> Result<Option<PhysAddr>, MapError> {
+        let l2_table = self.walk_to(va, 2, alloc_frame)?;
+        let index = Self::index(va, 2);
+        let entry = l2_table.read(index);
+        let shared = PhysAddr(entry & DESC_ADDR_MASK);
+        if !others_hold_it {
+            l2_table.write(index, entry & !DESC_TABLE_NO_WRITE);
+            return Ok(None);
+        }
+        let copy = alloc_frame().ok_or(MapError::OutOfFrames)?;
+        // SAFETY: the shared table is a page table this view holds; the
+        // copy a frame just allocated for these tables.
+        let (from, to) = unsafe { (Table::at(shared), Table::at(copy)) };
+        let base = va & !(BLOCK_2M - 1);
+        for i3 in 0..512 {
+            let page = from.read(i3);
+            if page & DESC_VALID == 0 {
+                continue;
+            }
+            let frame = PhysAddr(page & DESC_ADDR_MASK);
+            let access = visit(base | ((i3 as u64) << 12), frame, UserAccess::from_descriptor(page));
+            let desc = frame.0 | access.descriptor_bits() | DESC_VALID | DESC_TABLE_OR_PAGE;
+            from.write(i3, desc);
+            to.write(i3, desc);
+        }
+        l2_table.write(index, copy.0 | DESC_VALID | DESC_TABLE_OR_PAGE);
+        Ok(Some(shared))
+    }
+
+    /// Calls `visit(va, frame)` for every page the page table at `frame`
+    /// (covering the 2 MiB from `base`) maps.
+    pub fn for_each_page_in(frame: PhysAddr, base: u64, visit: &mut dyn FnMut(u64, PhysAddr)) {
+        // SAFETY: the caller names a page table it holds.
+        let leaf = unsafe { Table::at(frame) };
+        for index in 0..512 {
+            let entry = leaf.read(index);
+            if entry & DESC_VALID != 0 {
+                visit(base | ((index as u64) << 12), PhysAddr(entry & DESC_ADDR_MASK));
+            }
+        }
+    }
+
+    /// Takes these tables apart: each page table goes to
+    /// `release_page_table(base, frame)` (which releases its pages and
+    /// frees it, or only gives up this view's hold if others share it),
+    /// every other table frame, the root included, to `free`. User pages
+    /// are the caller's to free.
+    ///
+    /// # Safety
+    /// The tables are not installed anywhere and are not used afterwards.
+    pub unsafe fn release(&self, release_page_table: &mut dyn FnMut(u64, PhysAddr), free: &mut dyn FnMut(PhysAddr)) {
+        for (base, _, _, entry) in self.page_table_entries() {
+            release_page_table(base, PhysAddr(entry & DESC_ADDR_MASK));
+        }
+        let is_table = |entry: u64| entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE);
         let mut level_tables = alloc::vec![self.root];
-        for _ in 0..3 {
+        for _ in 0..2 {
             let mut next = alloc::vec::Vec::new();
             for &frame in &level_tables {
                 // SAFETY: a table frame these tables own.
                 let table = unsafe { Table::at(frame) };
-                for index in 0..512 {
-                    let entry = table.read(index);
-                    if entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE) {
-                        next.push(PhysAddr(entry & DESC_ADDR_MASK));
-                    }
-                }
+                next.extend((0..512).map(|i| table.read(i)).filter(|&e| is_table(e)).map(|e| PhysAddr(e & DESC_ADDR_MASK)));
+                free(frame);
             }
-            frames.extend(&next);
             level_tables = next;
         }
-        frames
+        for frame in level_tables {
+            free(frame);
+        }
     }
 
     /// Makes these tables the user (TTBR0) view, tagged with `asid`. Runs on

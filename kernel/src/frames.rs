@@ -106,9 +106,9 @@ impl PageSource for FramePages {
     }
 }
 
-/// Per frame of RAM: how many views besides one map it copy-on-write (0: it
-/// has one owner). A flat table, so that fork and exit count a page in
-/// constant time.
+/// Per frame of RAM: how many views besides one map it copy-on-write, or
+/// hold it as a page table shared since a fork (0: it has one owner). A
+/// flat table, so that fork and exit count a page in constant time.
 struct Sharers {
     first_frame: u64,
     counts: Vec<AtomicU32>,
@@ -145,10 +145,17 @@ pub fn is_shared(frame: PhysAddr) -> bool {
 /// A view stops mapping the anonymous frame `frame`: freed when no view is
 /// left.
 pub fn release(frame: PhysAddr) {
-    let last = sharing_count(frame).is_none_or(|count| {
-        count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_err()
-    });
-    if last {
+    if release_shared(frame) {
         free(frame);
     }
+}
+
+/// A view stops holding `frame`: true when it was the last holder (the
+/// caller then frees it, after releasing what it holds), false when
+/// others still hold it (one holder fewer now). One atomic step, so that
+/// of views letting go at once exactly one is the last.
+pub fn release_shared(frame: PhysAddr) -> bool {
+    sharing_count(frame).is_none_or(|count| {
+        count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_err()
+    })
 }

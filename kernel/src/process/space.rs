@@ -59,8 +59,10 @@ impl PagedContext {
     /// from EL0 would; returns its frame.
     fn make_present(&mut self, va: u64, access: Access) -> Result<PhysAddr, Fault> {
         let page = va & !(PAGE - 1);
-        let area = self.areas.find(va).ok_or(Fault::Unmapped)?;
-        let (protection, shared_area) = (area.protection, area.is_shared());
+        let (protection, shared_area) = {
+            let area = self.areas.find(va).ok_or(Fault::Unmapped)?;
+            (area.protection, area.is_shared())
+        };
         let allowed = match access {
             Access::Read => protection.contains(Protection::READ),
             Access::Write => protection.contains(Protection::WRITE),
@@ -71,6 +73,11 @@ impl PagedContext {
             return Err(Fault::Forbidden);
         }
         let writes = matches!(access, Access::Write | Access::Load);
+        if writes || self.tables.user_page(page).is_none() {
+            // The page table changes: it must be this view's own.
+            self.own_page_table(page)?;
+        }
+        let area = self.areas.find(va).ok_or(Fault::Unmapped)?;
         if let Some((frame, mapped)) = self.tables.user_page(page) {
             if writes && self.copy_before_write(page, frame, shared_area) {
                 let own = if access == Access::Load { mapped } else { access_for(protection) };
@@ -130,11 +137,52 @@ impl PagedContext {
     }
 
     fn drop_pages(&mut self, range: Range<u64>) {
+        self.own_page_tables(range.clone());
         for va in (range.start..range.end).step_by(PAGE as usize) {
             if let Some(frame) = self.tables.unmap_user_page(va) {
                 mmu::invalidate_user_page(va, self.asid);
                 self.release_page(va, frame);
             }
+        }
+    }
+
+    /// Makes the page table covering `va` this view's own if it shares it
+    /// since a fork (see [`TranslationTables::own_page_table`]): when other
+    /// views still hold it, this view gets a copy, and every anonymous page
+    /// in it one holder more and copy-on-write in both (file pages stay as
+    /// their areas map them: this view holds its own references to them
+    /// since the fork).
+    fn own_page_table(&mut self, va: u64) -> Result<(), Fault> {
+        let Some((table, true)) = self.tables.page_table(va) else { return Ok(()) };
+        let others_hold_it = frames::is_shared(table);
+        let file_pages = &self.file_pages;
+        let mut visit = |page: u64, frame: PhysAddr, access: UserAccess| {
+            if file_pages.contains_key(&page) {
+                return access;
+            }
+            frames::share(frame);
+            UserAccess { write: false, ..access }
+        };
+        let copied = self.tables.own_page_table(va, others_hold_it, &mut visit, &mut allocate_table_frame).map_err(|_| Fault::OutOfMemory)?;
+        if let Some(shared) = copied
+            && frames::release_shared(shared)
+        {
+            // The others let go meanwhile: this view was the last holder
+            // of the shared table, whose pages its copy now holds.
+            release_page_table_pages(shared, va & !(mmu::BLOCK_2M - 1), file_pages);
+            frames::free(shared);
+        }
+        mmu::invalidate_user_asid(self.asid);
+        Ok(())
+    }
+
+    /// [`Self::own_page_table`] for every page table `range` touches.
+    fn own_page_tables(&mut self, range: Range<u64>) {
+        let mut va = range.start & !(mmu::BLOCK_2M - 1);
+        while va < range.end {
+            // Out of frames for a copy: the pages stay (shared) until exit.
+            let _ = self.own_page_table(va);
+            va += mmu::BLOCK_2M;
         }
     }
 
@@ -285,6 +333,7 @@ impl IsolationContext for PagedContext {
     fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), Errno> {
         self.areas.protect(start, len, protection)?;
         let end = start + len.next_multiple_of(PAGE);
+        self.own_page_tables(start..end);
         for va in (start..end).step_by(PAGE as usize) {
             if let Some((frame, _)) = self.tables.user_page(va) {
                 if protection.is_empty() {
@@ -323,41 +372,22 @@ impl IsolationContext for PagedContext {
     }
 
     /// The view of a forked child: the same areas, every present page
-    /// shared with this view: copy-on-write (both map it read-only; the
-    /// first write in either gets its own copy), except in shared file
-    /// mappings, where both keep writing the file's page.
+    /// shared with this view through shared page tables (see
+    /// [`TranslationTables::fork_into`]): the first change to a page table
+    /// gives the view its own copy, and from then its pages are
+    /// copy-on-write (both map them read-only; the first write in either
+    /// gets its own copy), except in shared file mappings, where both keep
+    /// writing the file's page.
     fn fork(&mut self) -> Result<PagedContext, Errno> {
         if !frames::room_to_fork() {
             return Err(Errno::ENOMEM);
         }
         let mut child = PagedContext::new()?;
         child.areas = self.areas.clone();
-        let areas = &self.areas;
-        // The walk visits pages in ascending order: the area and the file
-        // pages are followed along instead of looked up for every page.
-        let mut area: Option<(Range<u64>, bool)> = None;
-        let mut file_pages = self.file_pages.iter().peekable();
-        let mut child_file_pages = BTreeMap::new();
-        let mut pages = 0;
-        let mut share = |va: u64, frame: PhysAddr, access: UserAccess| {
-            pages += 1;
-            if !area.as_ref().is_some_and(|(range, _)| range.contains(&va)) {
-                area = areas.find(va).map(|a| (a.start..a.end, a.is_shared()));
-            }
-            let shared_area = area.as_ref().is_some_and(|&(_, shared)| shared);
-            while file_pages.next_if(|&(&at, _)| at < va).is_some() {}
-            match file_pages.next_if(|&(&at, _)| at == va) {
-                Some((_, file_page)) => {
-                    child_file_pages.insert(va, file_page.clone());
-                }
-                None => frames::share(frame),
-            }
-            if shared_area { (access, true) } else { (UserAccess { write: false, ..access }, false) }
-        };
-        let forked = self.tables.fork_into(&mut child.tables, &mut share, &mut allocate_table_frame);
-        child.file_pages = child_file_pages;
-        child.pages = pages;
-        // The parent's writable pages became read-only in place.
+        child.file_pages = self.file_pages.clone();
+        child.pages = self.pages;
+        let forked = self.tables.fork_into(&mut child.tables, &mut frames::share, &mut allocate_table_frame);
+        // The parent's page tables became unwritable in place.
         mmu::invalidate_user_asid(self.asid);
         forked.map_err(|_| Errno::ENOMEM)?;
         Ok(child)
@@ -383,19 +413,28 @@ impl IsolationContext for PagedContext {
 impl Drop for PagedContext {
     fn drop(&mut self) {
         mmu::deactivate_user();
-        // One walk releases every page; one invalidation covers the view.
-        // Pages come in ascending order: the file pages are followed along.
-        let mut file_pages = self.file_pages.keys().peekable();
-        self.tables.for_each_user_page(&mut |va, frame| {
-            while file_pages.next_if(|&&at| at < va).is_some() {}
-            if file_pages.next_if(|&&at| at == va).is_none() {
-                frames::release(frame);
+        let file_pages = &self.file_pages;
+        let mut release_page_table = |base: u64, table: PhysAddr| {
+            if frames::release_shared(table) {
+                release_page_table_pages(table, base, file_pages);
+                frames::free(table);
             }
-        });
+        };
+        // SAFETY: the view is no longer installed (deactivated above) and
+        // this is its end.
+        unsafe { self.tables.release(&mut release_page_table, &mut frames::free) };
         self.file_pages.clear();
         mmu::invalidate_user_asid(self.asid);
-        for frame in self.tables.table_frames() {
-            frames::free(frame);
-        }
     }
+}
+
+/// Releases the anonymous pages of the page table at `table` (covering the
+/// 2 MiB from `base`), whose last holder lets go; the file pages among
+/// them (in `file_pages`) are references the holder drops itself.
+fn release_page_table_pages(table: PhysAddr, base: u64, file_pages: &BTreeMap<u64, Arc<dyn FilePage>>) {
+    TranslationTables::for_each_page_in(table, base, &mut |va, frame| {
+        if !file_pages.contains_key(&va) {
+            frames::release(frame);
+        }
+    });
 }
