@@ -6,10 +6,11 @@
 //! shared through [`Shared`] handles of their own (clone shares them with
 //! CLONE_VM and CLONE_FILES/CLONE_FS).
 //!
-//! Locking order: a thread group's state, then a memory view, then the
-//! frame allocator. The group's state is never held while user memory is
-//! read or written, and no lock is held while a call blocks (a blocked call
-//! returns and runs again later).
+//! Locking order: the scheduler, a thread group's state, the open files, a
+//! memory view, the frame allocator. Locks taken against that order are
+//! only tried (/proc asks the scheduler for a fresh snapshot while its
+//! caller holds its own files and memory). No lock is held while a call
+//! blocks (a blocked call returns and runs again later).
 
 use super::signals::Pending;
 use super::{CpuTime, Exit, ProgramBreak};
@@ -84,6 +85,11 @@ impl ThreadGroup {
     /// Its state, locked.
     pub fn lock(&self) -> MutexGuard<'_, GroupState> {
         self.state.lock()
+    }
+
+    /// Its state, if nobody holds it now.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, GroupState>> {
+        self.state.try_lock()
     }
 }
 

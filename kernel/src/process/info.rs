@@ -1,7 +1,12 @@
-//! What /proc shows of μprocesses: a snapshot per μprocess, published by the
-//! scheduler after each of its time slices (and at start, fork and exec),
-//! read by /proc while any μprocess — the one described included — makes a
-//! system call. Snapshots can lag a running μprocess by one time slice.
+//! What /proc shows of μprocesses: a snapshot per μprocess, read by /proc
+//! while any μprocess — the one described included — makes a system call.
+//! Snapshots are made when they are needed, not after every time slice:
+//! a μprocess publishes its own before it opens a /proc path, /proc asks the
+//! scheduler to refresh the one it reads ([`super::scheduler::refresh`]:
+//! a μprocess that is not running, or whose memory or files are in use
+//! elsewhere, keeps its last snapshot), and the scheduler publishes at
+//! fork, stop and continue, and when a μprocess's time slice runs out (so
+//! a running one lags by at most a slice).
 
 use super::Process;
 use uprocess::areas::AreaKind;
@@ -25,7 +30,10 @@ fn current() -> &'static AtomicU32 {
 /// Installs the /proc sources: call once at boot.
 pub fn install() {
     crate::procfs::install(crate::procfs::Sources {
-        process: &|pid| SNAPSHOTS.lock().get(&pid).cloned(),
+        process: &|pid| {
+            super::scheduler::refresh(pid);
+            SNAPSHOTS.lock().get(&pid).cloned()
+        },
         processes: &|| SNAPSHOTS.lock().keys().copied().collect(),
         current_pid: &|| current().load(Ordering::Relaxed),
     });
@@ -56,18 +64,29 @@ pub fn remove(pid: u32) {
 /// Publishes `p`'s current state.
 /// Publishes `p`'s current state, if `p` is the oldest thread of its
 /// process (the others' slices change what the process shows too, but
-/// only one thread speaks for it).
+/// only one thread speaks for it). For the running thread itself.
 pub fn publish(p: &Process) {
-    let (actions, limits, tids) = {
-        let group = p.group.lock();
-        if group.threads.first() != Some(&p.tid) {
-            return;
-        }
-        (group.actions, group.limits, group.threads.clone())
-    };
+    let group = p.group.lock();
+    let (files, space) = (p.files.lock(), p.space.lock());
+    publish_locked(p, &group, &files, &space);
+}
+
+/// [`publish`] for a thread that does not run, from where blocking on its
+/// memory or files could deadlock (the scheduler's lock is held): it does
+/// nothing if another thread uses them now.
+pub fn try_publish(p: &Process) {
+    let Some(group) = p.group.try_lock() else { return };
+    let Some(files) = p.files.try_lock() else { return };
+    let Some(space) = p.space.try_lock() else { return };
+    publish_locked(p, &group, &files, &space);
+}
+
+fn publish_locked(p: &Process, group: &super::group::GroupState, files: &crate::files::FileState, space: &super::Space) {
+    if group.threads.first() != Some(&p.tid) {
+        return;
+    }
+    let (actions, limits, tids) = (group.actions, group.limits, group.threads.clone());
     let vfs = crate::files::vfs();
-    let files = p.files.lock();
-    let space = p.space.lock();
     let fds = files
         .fds
         .iter()
@@ -168,7 +187,7 @@ pub fn publish(p: &Process) {
         cutime_ticks: p.cpu.children_user / tick,
         cstime_ticks: p.cpu.children_system / tick,
         signals: SignalMasks {
-            pending: super::signals::pending_bits(p),
+            pending: p.pending.bits() | group.pending.bits(),
             blocked: p.signal_mask,
             ignored: dispositions(|handler| handler == super::signals::SIG_IGN),
             caught: dispositions(|handler| handler > super::signals::SIG_IGN),

@@ -10,7 +10,9 @@
 //! The scheduler's state is one lock ([`SCHEDULER`]), held only to pick a
 //! thread and to file what its slice led to, never while a thread runs.
 //! Locking order: the scheduler, then a thread group's state, the futex
-//! queues, the pending-signal tables ([`super::group`] continues the order).
+//! queues, the pending-signal tables ([`super::group`] continues the order);
+//! a thread's files and memory view are only ever tried under the
+//! scheduler's lock, never waited for.
 //! A running thread is out of the state (a core holds it) and comes back
 //! after its slice.
 
@@ -105,6 +107,19 @@ fn cores() -> usize {
     crate::platform::platform().machine.cpus.clamp(1, cpu::MAX_CORES)
 }
 
+/// Publishes a fresh /proc snapshot of process `pid` if its oldest thread
+/// is not running now (see [`info::try_publish`]).
+pub fn refresh(pid: u32) {
+    // Only tried: the caller may hold its own memory and files, which the
+    // scheduler's holder may be waiting for.
+    let Some(guard) = SCHEDULER.try_lock() else { return };
+    let Some(state) = guard.as_ref() else { return };
+    let Some(oldest) = state.groups.get(&pid).and_then(|g| g.try_lock().and_then(|g| g.threads.first().copied())) else { return };
+    if let Some(thread) = state.threads.get(&oldest) {
+        info::try_publish(thread);
+    }
+}
+
 /// What a secondary core does: runs threads whenever a run is under way.
 pub fn secondary_core(core: usize) -> ! {
     loop {
@@ -156,8 +171,12 @@ fn step(core: usize) -> Option<Exit> {
     thread.ran = true;
     info::set_current(thread.pid);
     let event = thread.run_slice();
-    if !matches!(event, Event::StillBlocked) {
-        info::publish(&thread);
+    match event {
+        Event::Preempted => info::publish(&thread),
+        // What the thread's end does to futexes touches its memory: done
+        // before the scheduler's lock is taken.
+        Event::Exit(_) | Event::ThreadExit(_) => crate::syscall::thread_ended(&mut thread),
+        _ => {}
     }
     group::publish_cpu(thread.tid, thread.pid, thread.cpu.user + thread.cpu.system);
     let mut guard = SCHEDULER.lock();
@@ -224,7 +243,7 @@ impl State {
             Event::Preempted => self.enqueue(thread, Place::Back),
             Event::Forked(child) => {
                 table::add(child.pid, pid);
-                info::publish(&child);
+                info::try_publish(&child);
                 self.groups.insert(child.pid, child.group.clone());
                 self.enqueue(child, Place::Shortest);
                 self.enqueue(thread, Place::Front);
@@ -243,7 +262,7 @@ impl State {
     /// its process's threads to stop stops the others and tells the parent.
     fn stop(&mut self, mut thread: Box<Process>, signal: u8) {
         thread.stopped = true;
-        info::publish(&thread);
+        info::try_publish(&thread);
         let (tid, pid, uid) = (thread.tid, thread.pid, thread.credentials.uid[0]);
         let first = {
             let mut group = thread.group.lock();
@@ -260,13 +279,12 @@ impl State {
     }
 
     /// `thread` ended: `group_exit` ends its whole process (exit_group, a
-    /// fatal signal), otherwise only the thread ends with `status`. The
-    /// thread's futex duties are done and its memory and files released
-    /// when nobody else holds them. When it was the process's last thread,
+    /// fatal signal), otherwise only the thread ends with `status`. Its
+    /// memory and files are released when nobody else holds them (its
+    /// futex duties were done before: [`crate::syscall::thread_ended`]). When it was the process's last thread,
     /// the process ends (and the run, if it was the first μprocess).
-    fn end_thread(&mut self, mut thread: Box<Process>, group_exit: Option<Exit>, status: u8) {
+    fn end_thread(&mut self, thread: Box<Process>, group_exit: Option<Exit>, status: u8) {
         let tid = thread.tid;
-        crate::syscall::thread_ended(&mut thread);
         futex::cancel(tid);
         signals::forget_thread(tid);
         group::remove_thread(tid);
@@ -353,7 +371,7 @@ impl State {
         for tid in resumed_threads {
             if let Some(mut thread) = self.threads.remove(&tid) {
                 thread.stopped = false;
-                info::publish(&thread);
+                info::try_publish(&thread);
                 self.enqueue(thread, Place::Back);
             }
         }
