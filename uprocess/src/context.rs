@@ -110,6 +110,12 @@ pub trait IsolationContext: Sized {
     /// `access` is [`Access::Load`]).
     fn write(&mut self, address: u64, data: &[u8], access: Access) -> Result<(), Errno>;
 
+    /// Replaces the aligned 32-bit word at `address` (writable by the
+    /// μprocess) with `update(old)` in one atomic step, as the μprocess's
+    /// own atomic instructions on other cores see it (futex operations);
+    /// returns the old value. EINVAL for a misaligned address.
+    fn update_u32(&mut self, address: u64, update: &mut dyn FnMut(u32) -> u32) -> Result<u32, Errno>;
+
     /// The context of a forked child: the same areas and contents, private
     /// memory copied (or shared until written), shared mappings shared.
     fn fork(&mut self) -> Result<Self, Errno>;

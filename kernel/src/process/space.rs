@@ -408,6 +408,23 @@ impl IsolationContext for PagedContext {
     fn read(&self, address: u64, buffer: &mut [u8], any_protection: bool) -> Result<(), Errno> {
         self.read_checked(address, buffer, !any_protection)
     }
+
+    fn update_u32(&mut self, address: u64, update: &mut dyn FnMut(u32) -> u32) -> Result<u32, Errno> {
+        if address % 4 != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let frame = self.make_present(address, Access::Write)?;
+        // SAFETY: the frame is mapped in this view, which holds it; the word
+        // is aligned and inside it.
+        let page = unsafe { frames::bytes_mut(frame) };
+        let word = &mut page[(address % PAGE) as usize..(address % PAGE) as usize + 4];
+        // SAFETY: `word` is 4 aligned bytes of RAM that live as long as the
+        // borrow; the μprocess's own accesses to it are atomic instructions
+        // or plain stores, which an atomic update tolerates.
+        let atomic = unsafe { core::sync::atomic::AtomicU32::from_ptr(word.as_mut_ptr().cast::<u32>()) };
+        let old = atomic.fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| Some(update(old)));
+        Ok(old.unwrap_or_else(|old| old))
+    }
 }
 
 impl Drop for PagedContext {

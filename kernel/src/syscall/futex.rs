@@ -159,21 +159,20 @@ fn wake_op(p: &mut Process, a: &SyscallArgs, private: bool, count: u32, count2: 
         operand = 1i32.wrapping_shl(operand as u32 & 31);
     }
     let (from, to) = (key_of(p, a.addr(0), private)?, key_of(p, a.addr(4), private)?);
-    let target = a.addr(4);
-    let old = {
-        let mut space = p.space.lock();
-        let old = space.read_u32(target)? as i32;
-        let new = match op & 7 {
+    if op & 7 > 4 {
+        return Err(Errno::ENOSYS);
+    }
+    let mut change = |old: u32| {
+        let old = old as i32;
+        (match op & 7 {
             0 => operand,
             1 => old.wrapping_add(operand),
             2 => old | operand,
             3 => old & !operand,
-            4 => old ^ operand,
-            _ => return Err(Errno::ENOSYS),
-        };
-        space.write_u32(target, new as u32)?;
-        old
+            _ => old ^ operand,
+        }) as u32
     };
+    let old = p.space.lock().update_u32(a.addr(4).value(), &mut change)? as i32;
     let passes = match compare {
         0 => old == compare_with,
         1 => old != compare_with,
@@ -270,17 +269,14 @@ fn release_robust_list(p: &mut Process) {
 /// and wakes one waiter.
 fn release_robust_futex(p: &mut Process, at: u64) {
     let at = UserAddr::new(at);
-    let word = {
-        let mut space = p.space.lock();
-        let Ok(word) = space.read_u32(at) else { return };
-        if word & FUTEX_TID_MASK != p.tid {
-            return;
-        }
-        if space.write_u32(at, (word & FUTEX_WAITERS) | FUTEX_OWNER_DIED).is_err() {
-            return;
-        }
-        word
-    };
+    // As Linux's handle_futex_death: only a word the dying thread owns
+    // changes, in one atomic step against its waiters' compare-and-swaps.
+    let tid = p.tid;
+    let mut mark = |word: u32| if word & FUTEX_TID_MASK == tid { (word & FUTEX_WAITERS) | FUTEX_OWNER_DIED } else { word };
+    let Ok(word) = p.space.lock().update_u32(at.value(), &mut mark) else { return };
+    if word & FUTEX_TID_MASK != tid {
+        return;
+    }
     if word & FUTEX_WAITERS != 0
         && let Ok(key) = key_of(p, at, false)
     {
