@@ -95,39 +95,40 @@ impl ThreadGroup {
 
 /// Thread ids to their group's id, for tkill and tgkill.
 static THREADS: Mutex<BTreeMap<u32, u32>> = Mutex::new(BTreeMap::new());
-/// The CPU time (ns) each live thread had used at the end of its last time
-/// slice, with its group's id: what other threads' CPU-time clocks read.
-static THREAD_CPU: Mutex<BTreeMap<u32, (u32, u64)>> = Mutex::new(BTreeMap::new());
+/// The CPU time (user, system ns) each live thread had used at the end of
+/// its last time slice, with its group's id: what other threads' CPU-time
+/// clocks and their process's totals read.
+static THREAD_CPU: Mutex<BTreeMap<u32, (u32, u64, u64)>> = Mutex::new(BTreeMap::new());
 
 /// Records the CPU time thread `tid` of group `pid` has used.
-pub fn publish_cpu(tid: u32, pid: u32, ns: u64) {
-    THREAD_CPU.lock().insert(tid, (pid, ns));
+pub fn publish_cpu(tid: u32, pid: u32, used: &CpuTime) {
+    THREAD_CPU.lock().insert(tid, (pid, used.user, used.system));
 }
 
 /// The CPU time thread `tid` had used when it last stopped running.
 pub fn thread_cpu_ns(tid: u32) -> Option<u64> {
-    THREAD_CPU.lock().get(&tid).map(|&(_, ns)| ns)
+    THREAD_CPU.lock().get(&tid).map(|&(_, user, system)| user + system)
 }
 
-/// The CPU time process `pid`'s live threads had used when they last
-/// stopped running, other than `except` (None if it has no thread).
-pub fn live_threads_cpu_ns(pid: u32, except: u32) -> Option<u64> {
+/// The CPU time (user, system) process `pid`'s live threads had used when
+/// they last stopped running, other than `except` (None if it has no
+/// thread).
+pub fn live_threads_cpu(pid: u32, except: u32) -> Option<(u64, u64)> {
     let threads = THREAD_CPU.lock();
     let mut found = false;
     let total = threads
         .iter()
-        .filter(|&(_, &(group, _))| group == pid)
+        .filter(|&(_, &(group, _, _))| group == pid)
         .inspect(|_| found = true)
         .filter(|&(&tid, _)| tid != except)
-        .map(|(_, &(_, ns))| ns)
-        .sum();
+        .fold((0, 0), |(u, s), (_, &(_, user, system))| (u + user, s + system));
     found.then_some(total)
 }
 
 /// Records thread `tid` of group `pid`.
 pub fn add_thread(tid: u32, pid: u32) {
     THREADS.lock().insert(tid, pid);
-    publish_cpu(tid, pid, 0);
+    publish_cpu(tid, pid, &CpuTime::default());
 }
 
 /// Forgets an ended thread.

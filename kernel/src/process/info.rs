@@ -179,6 +179,7 @@ fn publish_locked(p: &Process, group: &super::group::GroupState, files: &crate::
         groups: p.credentials.groups.clone(),
         umask: files.fs.umask,
         threads: tids.len() as u32,
+        nice: super::table::nice_values(|pid, _| pid == p.pid).first().map_or(0, |&(_, nice)| nice),
         tids,
         start_ticks: p.started_ns / tick,
         limits,

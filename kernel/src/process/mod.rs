@@ -244,6 +244,19 @@ pub struct CpuTime {
     pub children_system: u64,
 }
 
+impl Process {
+    /// The CPU time of its whole process: its own thread's, its live
+    /// siblings' (as of their last time slice), its ended threads', and
+    /// the children they reaped.
+    pub fn process_cpu(&self) -> CpuTime {
+        let (user, system) = group::live_threads_cpu(self.pid, self.tid).unwrap_or_default();
+        let mut total = self.group.lock().cpu;
+        total.add(self.cpu);
+        total.add(CpuTime { user, system, ..CpuTime::default() });
+        total
+    }
+}
+
 impl CpuTime {
     /// Adds another thread's or process's time.
     pub fn add(&mut self, other: CpuTime) {

@@ -178,7 +178,7 @@ fn step(core: usize) -> Option<Exit> {
         Event::Exit(_) | Event::ThreadExit(_) => crate::syscall::thread_ended(&mut thread),
         _ => {}
     }
-    group::publish_cpu(thread.tid, thread.pid, thread.cpu.user + thread.cpu.system);
+    group::publish_cpu(thread.tid, thread.pid, &thread.cpu);
     let mut guard = SCHEDULER.lock();
     let state = guard.as_mut()?;
     state.running -= 1;

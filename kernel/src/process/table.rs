@@ -23,6 +23,11 @@ struct Entry {
     stop: Option<u8>,
     /// A continue not reported to a wait yet.
     continued: bool,
+    /// The nice value (-20..=19), inherited by children.
+    nice: i8,
+    /// The scheduling policy and real-time priority (sched_setscheduler),
+    /// inherited by children.
+    policy: (u32, u32),
 }
 
 /// Which children a wait accepts.
@@ -78,8 +83,8 @@ static TABLE: Mutex<BTreeMap<u32, Entry>> = Mutex::new(BTreeMap::new());
 /// one leads its own).
 pub fn add(pid: u32, parent: u32) {
     let mut table = TABLE.lock();
-    let (group, session) = table.get(&parent).map_or((pid, pid), |p| (p.group, p.session));
-    table.insert(pid, Entry { parent, group, session, exit: None, stop: None, continued: false });
+    let (group, session, nice, policy) = table.get(&parent).map_or((pid, pid, 0, (0, 0)), |p| (p.group, p.session, p.nice, p.policy));
+    table.insert(pid, Entry { parent, group, session, exit: None, stop: None, continued: false, nice, policy });
 }
 
 /// getpgid(pid): ESRCH-worthy `None` when there is no such μprocess.
@@ -239,6 +244,31 @@ pub fn wait(parent: u32, selector: Selector, what: WaitFor) -> Waited {
         }
     }
     Waited::Found(pid, change)
+}
+
+/// The nice value of each live μprocess that `select` accepts (pid,
+/// nice, its process group).
+pub fn nice_values(select: impl Fn(u32, u32) -> bool) -> alloc::vec::Vec<(u32, i8)> {
+    TABLE.lock().iter().filter(|&(&pid, e)| e.exit.is_none() && select(pid, e.group)).map(|(&pid, e)| (pid, e.nice)).collect()
+}
+
+/// Sets `pid`'s nice value.
+pub fn set_nice(pid: u32, nice: i8) {
+    if let Some(entry) = TABLE.lock().get_mut(&pid) {
+        entry.nice = nice;
+    }
+}
+
+/// `pid`'s scheduling policy and real-time priority.
+pub fn policy_of(pid: u32) -> Option<(u32, u32)> {
+    TABLE.lock().get(&pid).filter(|e| e.exit.is_none()).map(|e| e.policy)
+}
+
+/// Sets `pid`'s scheduling policy and real-time priority.
+pub fn set_policy(pid: u32, policy: (u32, u32)) {
+    if let Some(entry) = TABLE.lock().get_mut(&pid) {
+        entry.policy = policy;
+    }
 }
 
 /// Pids of every μprocess that has not ended.

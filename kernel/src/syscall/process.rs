@@ -3,6 +3,7 @@
 //! (kept as set; delivery is the process layer's).
 
 use crate::process::Process;
+use uprocess::context::IsolationContext;
 use posix_shim::Errno;
 use posix_shim::syscall::args::SyscallArgs;
 use posix_shim::user::{UserAddr, UserMemory};
@@ -277,5 +278,167 @@ pub fn getcpu(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
             p.space.lock().write_u32(a.addr(i), 0)?;
         }
     }
+    Ok(0)
+}
+
+const RUSAGE_SELF: i32 = 0;
+const RUSAGE_CHILDREN: i32 = -1;
+const RUSAGE_THREAD: i32 = 1;
+
+/// getrusage(who, usage): the user and system time of the process, of its
+/// reaped children or of the calling thread, and the process's resident
+/// size in KiB (ru_maxrss: the size now, the most Morsel knows); the
+/// other fields are 0.
+pub fn getrusage(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let (user, system, resident) = match a.i32(0) {
+        RUSAGE_SELF => {
+            let cpu = p.process_cpu();
+            (cpu.user, cpu.system, p.space.lock().resident_pages() as u64 * 4)
+        }
+        RUSAGE_CHILDREN => {
+            let cpu = p.process_cpu();
+            (cpu.children_user, cpu.children_system, 0)
+        }
+        RUSAGE_THREAD => (p.cpu.user, p.cpu.system, p.space.lock().resident_pages() as u64 * 4),
+        _ => return Err(Errno::EINVAL),
+    };
+    let mut usage = [0u8; 144];
+    usage[..16].copy_from_slice(&crate::syscall::timeval(user));
+    usage[16..32].copy_from_slice(&crate::syscall::timeval(system));
+    usage[32..40].copy_from_slice(&resident.to_le_bytes());
+    p.space.lock().write_bytes(a.addr(1), &usage)?;
+    Ok(0)
+}
+
+const PRIO_PROCESS: u32 = 0;
+const PRIO_PGRP: u32 = 1;
+const PRIO_USER: u32 = 2;
+
+/// The μprocesses getpriority and setpriority name: (pid, nice) of each.
+fn priority_targets(p: &Process, which: u32, who: u32) -> Result<alloc::vec::Vec<(u32, i8)>, Errno> {
+    let me = p.pid;
+    let targets = match which {
+        PRIO_PROCESS => {
+            let pid = if who == 0 { me } else { crate::process::group::group_of_thread(who).unwrap_or(who) };
+            crate::process::table::nice_values(|candidate, _| candidate == pid)
+        }
+        PRIO_PGRP => {
+            let group = if who == 0 { crate::process::table::group_of(me).unwrap_or(me) } else { who };
+            crate::process::table::nice_values(|_, candidate_group| candidate_group == group)
+        }
+        // Every μprocess has the caller's user in this model only if it is
+        // root's: uids are per μprocess, but the table does not keep them.
+        PRIO_USER if who == 0 || who == p.credentials.uid[0] => crate::process::table::nice_values(|_, _| true),
+        PRIO_USER => alloc::vec::Vec::new(),
+        _ => return Err(Errno::EINVAL),
+    };
+    if targets.is_empty() { Err(Errno::ESRCH) } else { Ok(targets) }
+}
+
+/// getpriority(which, who): 20 minus the lowest nice value among the
+/// μprocesses named (the raw system call's encoding; glibc turns it back).
+pub fn getpriority(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let targets = priority_targets(p, a.u32(0), a.u32(1))?;
+    let lowest = targets.iter().map(|&(_, nice)| nice).min().unwrap_or(0);
+    Ok((20 - i64::from(lowest)) as u64)
+}
+
+/// setpriority(which, who, nice): clamped to -20..=19; lowering it needs
+/// root (EACCES).
+pub fn setpriority(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let nice = a.i32(2).clamp(-20, 19) as i8;
+    let targets = priority_targets(p, a.u32(0), a.u32(1))?;
+    let root = p.credentials.uid[1] == 0;
+    for (pid, old) in targets {
+        if nice < old && !root {
+            return Err(Errno::EACCES);
+        }
+        crate::process::table::set_nice(pid, nice);
+    }
+    Ok(0)
+}
+
+const SCHED_OTHER: u32 = 0;
+const SCHED_FIFO: u32 = 1;
+const SCHED_RR: u32 = 2;
+const SCHED_BATCH: u32 = 3;
+const SCHED_IDLE: u32 = 5;
+/// SCHED_RESET_ON_FORK, accepted with any policy.
+const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
+
+/// The process sched_*'s pid argument names (0: the caller's); ESRCH.
+fn sched_target(p: &Process, pid: i32) -> Result<u32, Errno> {
+    match pid {
+        pid if pid < 0 => Err(Errno::EINVAL),
+        0 => Ok(p.pid),
+        pid => crate::process::group::group_of_thread(pid as u32).ok_or(Errno::ESRCH),
+    }
+}
+
+/// The real-time priorities `policy` allows.
+fn priority_range(policy: u32) -> Result<(u32, u32), Errno> {
+    match policy {
+        SCHED_FIFO | SCHED_RR => Ok((1, 99)),
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE => Ok((0, 0)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// sched_get_priority_max(policy).
+pub fn sched_get_priority_max(a: &SyscallArgs) -> Result<u64, Errno> {
+    priority_range(a.u32(0)).map(|(_, max)| u64::from(max))
+}
+
+/// sched_get_priority_min(policy).
+pub fn sched_get_priority_min(a: &SyscallArgs) -> Result<u64, Errno> {
+    priority_range(a.u32(0)).map(|(min, _)| u64::from(min))
+}
+
+/// sched_getscheduler(pid).
+pub fn sched_getscheduler(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let pid = sched_target(p, a.i32(0))?;
+    crate::process::table::policy_of(pid).map(|(policy, _)| u64::from(policy)).ok_or(Errno::ESRCH)
+}
+
+/// sched_getparam(pid, param).
+pub fn sched_getparam(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    if a.addr(1).is_null() {
+        return Err(Errno::EINVAL);
+    }
+    let pid = sched_target(p, a.i32(0))?;
+    let (_, priority) = crate::process::table::policy_of(pid).ok_or(Errno::ESRCH)?;
+    p.space.lock().write_u32(a.addr(1), priority)?;
+    Ok(0)
+}
+
+/// sched_setscheduler(pid, policy, param): the policy and priority are
+/// recorded (every thread still shares the cores round-robin); real-time
+/// policies need root (EPERM).
+pub fn sched_setscheduler(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    let policy = a.u32(1) & !SCHED_RESET_ON_FORK;
+    set_scheduling(p, a.i32(0), Some(policy), a.addr(2))
+}
+
+/// sched_setparam(pid, param): the priority within the current policy.
+pub fn sched_setparam(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
+    set_scheduling(p, a.i32(0), None, a.addr(1))
+}
+
+fn set_scheduling(p: &mut Process, pid: i32, policy: Option<u32>, param: UserAddr) -> Result<u64, Errno> {
+    if param.is_null() {
+        return Err(Errno::EINVAL);
+    }
+    let pid = sched_target(p, pid)?;
+    let (current, _) = crate::process::table::policy_of(pid).ok_or(Errno::ESRCH)?;
+    let policy = policy.unwrap_or(current);
+    let priority = p.space.lock().read_u32(param)?;
+    let (min, max) = priority_range(policy)?;
+    if !(min..=max).contains(&priority) {
+        return Err(Errno::EINVAL);
+    }
+    if max > 0 && p.credentials.uid[1] != 0 {
+        return Err(Errno::EPERM);
+    }
+    crate::process::table::set_policy(pid, (policy, priority));
     Ok(0)
 }

@@ -83,12 +83,11 @@ pub fn read_timespec(p: &Process, addr: UserAddr) -> Result<u64, Errno> {
 fn cpu_clock_ns(p: &Process, clock: u64) -> Result<Option<u64>, Errno> {
     let own = p.cpu.user + p.cpu.system;
     let process = |pid: u32| -> Option<u64> {
-        let others = group::live_threads_cpu_ns(pid, p.tid)?;
-        if pid != p.pid {
-            return Some(others);
+        if pid == p.pid {
+            let total = p.process_cpu();
+            return Some(total.user + total.system);
         }
-        let ended = p.group.lock().cpu;
-        Some(own + others + ended.user + ended.system)
+        group::live_threads_cpu(pid, p.tid).map(|(user, system)| user + system)
     };
     let clock = clock as u32 as i32;
     match clock {
@@ -182,14 +181,14 @@ pub fn clock_nanosleep(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     sleep_until(p, clock, deadline)
 }
 
-/// times(buf): clock ticks since boot; the caller's user and system time
-/// and its reaped children's.
+/// times(buf): clock ticks since boot; the caller's process's user and
+/// system time and its reaped children's.
 pub fn times(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let tick = NANOS / posix_shim::procfs::USER_HZ;
     let ticks = timer::uptime_ns() / tick;
     if !a.addr(0).is_null() {
         let mut buf = [0u8; 32];
-        let cpu = p.cpu;
+        let cpu = p.process_cpu();
         for (i, ns) in [cpu.user, cpu.system, cpu.children_user, cpu.children_system].into_iter().enumerate() {
             buf[8 * i..8 * i + 8].copy_from_slice(&(ns / tick).to_le_bytes());
         }

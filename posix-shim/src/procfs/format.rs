@@ -358,7 +358,7 @@ pub fn process_stat(info: &ProcessInfo) -> Vec<u8> {
     w!(out, ") {} {} {} {} {} {} {}", char::from(info.state.letter()), info.ppid, info.pgrp, info.session, tty_nr, tpgid, PF_RANDOMIZE);
     w!(out, " {} 0 {} 0", info.minor_faults, info.major_faults);
     w!(out, " {} {} {} {}", info.utime_ticks, info.stime_ticks, info.cutime_ticks, info.cstime_ticks);
-    w!(out, " 20 0 {} 0 {}", info.threads.max(1), info.start_ticks);
+    w!(out, " {} {} {} 0 {}", 20 + i32::from(info.nice), info.nice, info.threads.max(1), info.start_ticks);
     w!(out, " {} {} {}", t.size, t.rss / PAGE, RLIM_INFINITY);
     w!(out, " {} {} {} 0 0", l.start_code, l.end_code, l.start_stack);
     w!(out, " {} {} {} {}", mask(s.pending), mask(s.blocked), mask(s.ignored), mask(s.caught));

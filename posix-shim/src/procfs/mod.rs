@@ -280,6 +280,8 @@ pub struct ProcessInfo {
     pub umask: u32,
     /// Threads in the process (at least 1).
     pub threads: u32,
+    /// The nice value (-20..=19).
+    pub nice: i8,
     /// The threads' ids (`task/`); empty means the one thread whose id is
     /// the pid.
     pub tids: Vec<u32>,
