@@ -1623,6 +1623,73 @@ static void check_scheduling(void)
           "a thread's name set with PR_SET_NAME reads back with pthread_getname_np", "got \"%s\"", name);
 }
 
+/* --- Job control of a multi-threaded process --- */
+
+static atomic_long *stop_counters;
+
+static void *count_forever(void *arg)
+{
+    atomic_long *counter = arg;
+    for (;;)
+        atomic_fetch_add(counter, 1);
+    return NULL;
+}
+
+/* The sum of the workers' counters. */
+static long counted(void)
+{
+    return atomic_load(&stop_counters[0]) + atomic_load(&stop_counters[1]);
+}
+
+/* SIGSTOP stops every thread of a process, not just one: two threads of a
+ * child count in shared memory; while the child is stopped the counts stand
+ * still, after SIGCONT they move again, and SIGKILL ends it. */
+static void check_stop_continue(void)
+{
+    stop_counters = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pthread_t t[2];
+        pthread_create(&t[0], NULL, count_forever, &stop_counters[0]);
+        pthread_create(&t[1], NULL, count_forever, &stop_counters[1]);
+        for (;;)
+            pause();
+    }
+    long long start = now_ns(CLOCK_MONOTONIC);
+    while ((atomic_load(&stop_counters[0]) == 0 || atomic_load(&stop_counters[1]) == 0) &&
+           ms_since(CLOCK_MONOTONIC, start) < PATIENCE_MS)
+        sleep_ms(1);
+    check(atomic_load(&stop_counters[0]) > 0 && atomic_load(&stop_counters[1]) > 0,
+          "both threads of a child count", "counters %ld and %ld", atomic_load(&stop_counters[0]),
+          atomic_load(&stop_counters[1]));
+
+    kill(pid, SIGSTOP);
+    int status = 0;
+    pid_t got = waitpid(pid, &status, WUNTRACED);
+    check(got == pid && WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP, "waitpid reports the child stopped",
+          "got %d, status %#x", (int)got, status);
+    long stopped_at = counted();
+    sleep_ms(200);
+    long later = counted();
+    check(later == stopped_at, "no thread of a stopped process runs", "the counters moved by %ld", later - stopped_at);
+
+    kill(pid, SIGCONT);
+    got = waitpid(pid, &status, WCONTINUED);
+    check(got == pid && WIFCONTINUED(status), "waitpid reports the child continued", "got %d, status %#x", (int)got,
+          status);
+    long resumed_at = counted();
+    start = now_ns(CLOCK_MONOTONIC);
+    while ((counted() == resumed_at) && ms_since(CLOCK_MONOTONIC, start) < PATIENCE_MS)
+        sleep_ms(1);
+    check(counted() != resumed_at, "after SIGCONT the threads count again", "the counters stood at %ld", resumed_at);
+
+    kill(pid, SIGKILL);
+    got = waitpid(pid, &status, 0);
+    check(got == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "SIGKILL ends the whole process",
+          "got %d, status %#x", (int)got, status);
+    munmap(stop_counters, 4096);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 4 && strcmp(argv[1], "exit") == 0) {
@@ -1653,5 +1720,6 @@ int main(int argc, char **argv)
     check_process_shared();
     check_signals();
     check_scheduling();
+    check_stop_continue();
     return finish();
 }

@@ -56,6 +56,8 @@ pub struct GroupState {
     /// Set while a signal stops the process (job control): every thread
     /// stops.
     pub stop: Option<u8>,
+    /// How many of its threads have stopped since `stop` was set.
+    pub stopped_threads: usize,
     /// CPU time of threads that ended, and of reaped children.
     pub cpu: CpuTime,
 }
@@ -77,6 +79,7 @@ impl ThreadGroup {
             threads: alloc::vec![tid],
             ending: None,
             stop: None,
+            stopped_threads: 0,
             cpu: CpuTime::default(),
         };
         Arc::new(ThreadGroup { state: Mutex::new(state) })

@@ -558,6 +558,7 @@ impl Process {
         }
         if group.ending.is_none() {
             group.ending = Some(group::Ending::Exec(self.tid));
+            scheduler::kick_other_cores();
         }
         self.wakeup = Wakeup::OtherThreadsEnded;
         false

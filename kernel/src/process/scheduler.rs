@@ -120,6 +120,16 @@ pub fn refresh(pid: u32) {
     }
 }
 
+/// Interrupts what the other cores run, so that a thread there looks at
+/// its process's state (a stop, an exit_group, an execve elsewhere) now
+/// rather than at its next tick.
+pub fn kick_other_cores() {
+    let me = cpu::core_id();
+    for core in (0..cores()).filter(|&core| core != me) {
+        crate::platform::send_wakeup_ipi(core);
+    }
+}
+
 /// What a secondary core does: runs threads whenever a run is under way.
 pub fn secondary_core(core: usize) -> ! {
     loop {
@@ -258,25 +268,37 @@ impl State {
         }
     }
 
-    /// A signal stopped `thread`: it waits off the run queue; the first of
-    /// its process's threads to stop stops the others and tells the parent.
+    /// A signal stopped `thread`: it waits off the run queue. The first of
+    /// its process's threads to stop stops the others (those running on
+    /// other cores are interrupted at once, blocked ones woken to stop);
+    /// the last to stop tells the parent, as Linux's group stop does.
     fn stop(&mut self, mut thread: Box<Process>, signal: u8) {
         thread.stopped = true;
         info::try_publish(&thread);
         let (tid, pid, uid) = (thread.tid, thread.pid, thread.credentials.uid[0]);
-        let first = {
+        let (first, all) = {
             let mut group = thread.group.lock();
             let first = group.stop.is_none();
+            if first {
+                group.stopped_threads = 0;
+            }
             group.stop = Some(signal);
-            first
+            group.stopped_threads += 1;
+            (first, group.stopped_threads >= group.threads.len())
         };
         self.threads.insert(tid, thread);
         self.stopped.push(tid);
         if first {
+            notify();
+            kick_other_cores();
+        }
+        if all {
             table::stopped(pid, signal);
             self.tell_parent(pid, SigInfo::child(code::CLD_STOPPED, pid, uid, i32::from(signal)));
         }
     }
+
+
 
     /// `thread` ended: `group_exit` ends its whole process (exit_group, a
     /// fatal signal), otherwise only the thread ends with `status`. Its
@@ -297,6 +319,9 @@ impl State {
                 && !matches!(group.ending, Some(Ending::Exit(_)))
             {
                 group.ending = Some(Ending::Exit(exit));
+                if group.threads.len() > 1 {
+                    kick_other_cores();
+                }
             }
             group.threads.retain(|&t| t != tid);
             group.cpu.add(cpu);
