@@ -484,6 +484,14 @@ pub fn invalidate_user_page(va: u64, asid: u16) {
     unsafe { core::arch::asm!("tlbi vae1is, {}", "dsb ish", "isb", in(reg) operand, options(nostack)) };
 }
 
+/// Drops every cached translation of EL1&0 (every ASID, and the kernel's),
+/// on every core.
+pub fn invalidate_all() {
+    barrier::dsb(barrier::ISHST);
+    // SAFETY: TLB maintenance has no memory-safety preconditions.
+    unsafe { core::arch::asm!("tlbi vmalle1is", "dsb ish", "isb", options(nostack)) };
+}
+
 /// Drops every cached translation tagged with `asid`, on every core.
 pub fn invalidate_user_asid(asid: u16) {
     barrier::dsb(barrier::ISHST);

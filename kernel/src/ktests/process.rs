@@ -4,7 +4,7 @@
 
 use crate::files::FileState;
 use crate::process::{Exit, Process, next_pid};
-use crate::{check_eq, ktest};
+use crate::{check, check_eq, ktest};
 use alloc::vec;
 use posix_shim::Errno;
 
@@ -39,5 +39,18 @@ ktest!(fn memory_is_returned_when_a_process_ends() {
         check_eq!(exit, Exit::Status(0));
     }
     check_eq!(crate::process::free_memory(), before);
+    Ok(())
+});
+
+ktest!(fn live_views_never_share_an_asid() {
+    use uprocess::context::IsolationContext;
+    let failed = |e: Errno| crate::ktest::TestError::Failed(alloc::format!("new view: {e}"));
+    let long_lived = crate::process::Space::new().map_err(failed)?;
+    // More views than there are ASIDs, one at a time: retired ASIDs come
+    // back after the TLB is flushed, the long-lived view's never.
+    for _ in 0..70_000 {
+        let view = crate::process::Space::new().map_err(failed)?;
+        check!(view.asid() != long_lived.asid() && view.asid() != 0);
+    }
     Ok(())
 });

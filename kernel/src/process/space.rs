@@ -14,7 +14,9 @@ use alloc::sync::Arc;
 use arch_morello::PhysAddr;
 use arch_morello::mmu::{self, TranslationTables, UserAccess};
 use core::ops::Range;
-use core::sync::atomic::{AtomicU16, Ordering};
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+use spin::Mutex;
 use loader::Protection;
 use posix_shim::Errno;
 use posix_shim::vfs::MappedPage;
@@ -31,7 +33,44 @@ pub const STACK_RESERVE: u64 = 8 * 1024 * 1024;
 /// The lowest address a mapping may use (mmap_min_addr).
 pub const MMAP_MIN: u64 = 0x1_0000;
 
-static NEXT_ASID: AtomicU16 = AtomicU16::new(1);
+/// The address-space ids views are tagged with (1..=65535; 0 is never
+/// used): a view's ASID is not reused while the view lives, and a retired
+/// one only after one TLB invalidation of every ASID, taken when no fresh
+/// ones are left (so a view's end costs no TLB invalidation of its own).
+struct Asids {
+    /// The next never-used ASID.
+    next: u32,
+    /// ASIDs whose TLB entries are gone, ready for use.
+    free: Vec<u16>,
+    /// ASIDs of ended views; their TLB entries may linger.
+    retired: Vec<u16>,
+}
+
+static ASIDS: Mutex<Asids> = Mutex::new(Asids { next: 1, free: Vec::new(), retired: Vec::new() });
+
+/// An ASID for a new view; `None` when 65535 views live.
+fn allocate_asid() -> Option<u16> {
+    let mut asids = ASIDS.lock();
+    if let Some(asid) = asids.free.pop() {
+        return Some(asid);
+    }
+    if let Ok(asid) = u16::try_from(asids.next) {
+        asids.next += 1;
+        return Some(asid);
+    }
+    if asids.retired.is_empty() {
+        return None;
+    }
+    mmu::invalidate_all();
+    let retired = core::mem::take(&mut asids.retired);
+    asids.free = retired;
+    asids.free.pop()
+}
+
+/// Gives back an ended view's ASID.
+fn retire_asid(asid: u16) {
+    ASIDS.lock().retired.push(asid);
+}
 
 /// One μprocess's view.
 #[derive(Debug)]
@@ -55,6 +94,11 @@ fn access_for(protection: Protection) -> UserAccess {
 }
 
 impl PagedContext {
+    /// The ASID its TLB entries carry.
+    pub fn asid(&self) -> u16 {
+        self.asid
+    }
+
     /// Makes the page holding `va` present for `access`, as a page fault
     /// from EL0 would; returns its frame.
     fn make_present(&mut self, va: u64, access: Access) -> Result<PhysAddr, Fault> {
@@ -278,7 +322,7 @@ impl IsolationContext for PagedContext {
     /// An empty view.
     fn new() -> Result<PagedContext, Errno> {
         let tables = TranslationTables::new(&mut allocate_table_frame).map_err(|_| Errno::ENOMEM)?;
-        let asid = NEXT_ASID.fetch_add(1, Ordering::Relaxed).max(1);
+        let asid = allocate_asid().ok_or(Errno::ENOMEM)?;
         Ok(PagedContext { tables, areas: AreaMap::new(), asid, pages: 0, file_pages: BTreeMap::new() })
     }
 
@@ -441,7 +485,7 @@ impl Drop for PagedContext {
         // this is its end.
         unsafe { self.tables.release(&mut release_page_table, &mut frames::free) };
         self.file_pages.clear();
-        mmu::invalidate_user_asid(self.asid);
+        retire_asid(self.asid);
     }
 }
 
