@@ -15,7 +15,7 @@ use arch_morello::PhysAddr;
 use arch_morello::mmu::{self, TranslationTables, UserAccess};
 use core::ops::Range;
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 use loader::Protection;
 use posix_shim::Errno;
@@ -80,6 +80,9 @@ pub struct PagedContext {
     asid: u16,
     /// Frames holding this view's pages.
     pages: usize,
+    /// Whether it was ever installed in TTBR0 (only then can the TLB hold
+    /// entries of its ASID).
+    activated: AtomicBool,
     /// The pages mapped straight from a file's own frames, by address: the
     /// reference keeps the file page alive while it is mapped.
     file_pages: BTreeMap<u64, Arc<dyn FilePage>>,
@@ -97,6 +100,22 @@ impl PagedContext {
     /// The ASID its TLB entries carry.
     pub fn asid(&self) -> u16 {
         self.asid
+    }
+
+    /// Drops the TLB entries for the page at `va`, on every core, unless
+    /// the view never ran (its ASID then has none: a fresh or flushed one).
+    fn forget_translation(&self, va: u64) {
+        if self.activated.load(Ordering::Relaxed) {
+            mmu::invalidate_user_page(va, self.asid);
+        }
+    }
+
+    /// Drops every TLB entry of this view, on every core, unless it never
+    /// ran.
+    fn forget_translations(&self) {
+        if self.activated.load(Ordering::Relaxed) {
+            mmu::invalidate_user_asid(self.asid);
+        }
     }
 
     /// Makes the page holding `va` present for `access`, as a page fault
@@ -184,7 +203,7 @@ impl PagedContext {
         self.own_page_tables(range.clone());
         for va in (range.start..range.end).step_by(PAGE as usize) {
             if let Some(frame) = self.tables.unmap_user_page(va) {
-                mmu::invalidate_user_page(va, self.asid);
+                self.forget_translation(va);
                 self.release_page(va, frame);
             }
         }
@@ -216,7 +235,7 @@ impl PagedContext {
             release_page_table_pages(shared, va & !(mmu::BLOCK_2M - 1), file_pages);
             frames::free(shared);
         }
-        mmu::invalidate_user_asid(self.asid);
+        self.forget_translations();
         Ok(())
     }
 
@@ -241,7 +260,7 @@ impl PagedContext {
     /// Maps `page` to `frame` with `access` (replacing what was there).
     fn install(&mut self, page: u64, frame: PhysAddr, access: UserAccess) -> Result<(), Fault> {
         self.tables.map_user_page(page, frame, access, &mut allocate_table_frame).map_err(|_| Fault::OutOfMemory)?;
-        mmu::invalidate_user_page(page, self.asid);
+        self.forget_translation(page);
         Ok(())
     }
 
@@ -323,7 +342,7 @@ impl IsolationContext for PagedContext {
     fn new() -> Result<PagedContext, Errno> {
         let tables = TranslationTables::new(&mut allocate_table_frame).map_err(|_| Errno::ENOMEM)?;
         let asid = allocate_asid().ok_or(Errno::ENOMEM)?;
-        Ok(PagedContext { tables, areas: AreaMap::new(), asid, pages: 0, file_pages: BTreeMap::new() })
+        Ok(PagedContext { tables, areas: AreaMap::new(), asid, pages: 0, activated: AtomicBool::new(false), file_pages: BTreeMap::new() })
     }
 
     /// The areas.
@@ -338,6 +357,7 @@ impl IsolationContext for PagedContext {
 
     /// Installs this view in TTBR0.
     fn activate(&self) {
+        self.activated.store(true, Ordering::Relaxed);
         self.tables.activate_user(self.asid);
     }
 
@@ -390,7 +410,7 @@ impl IsolationContext for PagedContext {
                     access.write &= !self.copy_before_write(va, frame, shared_area);
                     self.tables.map_user_page(va, frame, access, &mut allocate_table_frame).map_err(|_| Errno::ENOMEM)?;
                 }
-                mmu::invalidate_user_page(va, self.asid);
+                self.forget_translation(va);
             }
         }
         Ok(())
@@ -432,7 +452,7 @@ impl IsolationContext for PagedContext {
         child.pages = self.pages;
         let forked = self.tables.fork_into(&mut child.tables, &mut frames::share, &mut allocate_table_frame);
         // The parent's page tables became unwritable in place.
-        mmu::invalidate_user_asid(self.asid);
+        self.forget_translations();
         forked.map_err(|_| Errno::ENOMEM)?;
         Ok(child)
     }
