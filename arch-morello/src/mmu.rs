@@ -122,6 +122,20 @@ pub enum MapError {
 #[derive(Debug)]
 pub struct TranslationTables {
     root: PhysAddr,
+    /// The level-1 and level-2 tables below the root, as allocated.
+    tables: alloc::vec::Vec<PhysAddr>,
+    /// Where each page table (last level) hangs: the 2 MiB it covers and
+    /// its level-2 table and index. Fork and exit go through these instead
+    /// of scanning every table for them.
+    page_table_slots: alloc::vec::Vec<PageTableSlot>,
+}
+
+/// The level-2 entry that points at a page table.
+#[derive(Debug, Clone, Copy)]
+struct PageTableSlot {
+    base: u64,
+    level2: PhysAddr,
+    index: usize,
 }
 
 /// One 4 KiB translation table seen through the linear map.
@@ -153,7 +167,7 @@ impl TranslationTables {
     /// hand out zeroed, page-aligned RAM frames reachable through the linear map.
     pub fn new(alloc_frame: &mut dyn FnMut() -> Option<PhysAddr>) -> Result<Self, MapError> {
         let root = alloc_frame().ok_or(MapError::OutOfFrames)?;
-        Ok(TranslationTables { root })
+        Ok(TranslationTables { root, tables: alloc::vec::Vec::new(), page_table_slots: alloc::vec::Vec::new() })
     }
 
     /// The physical address of the level-0 table (for TTBRn_EL1).
@@ -206,24 +220,41 @@ impl TranslationTables {
         level: u32,
         alloc_frame: &mut dyn FnMut() -> Option<PhysAddr>,
     ) -> Result<Table, MapError> {
+        self.walk_to_frame(va, level, alloc_frame).map(|(table, _)| table)
+    }
+
+    /// [`Self::walk_to`], with the table's frame.
+    fn walk_to_frame(
+        &mut self,
+        va: u64,
+        level: u32,
+        alloc_frame: &mut dyn FnMut() -> Option<PhysAddr>,
+    ) -> Result<(Table, PhysAddr), MapError> {
+        let mut frame = self.root;
         // SAFETY: the root is a frame these tables own (from `new`).
-        let mut table = unsafe { Table::at(self.root) };
+        let mut table = unsafe { Table::at(frame) };
         for current in 0..level {
             let index = Self::index(va, current);
             let entry = table.read(index);
             let next = if entry & DESC_VALID == 0 {
-                let frame = alloc_frame().ok_or(MapError::OutOfFrames)?;
-                table.write(index, frame.0 | DESC_VALID | DESC_TABLE_OR_PAGE);
-                frame
+                let next = alloc_frame().ok_or(MapError::OutOfFrames)?;
+                table.write(index, next.0 | DESC_VALID | DESC_TABLE_OR_PAGE);
+                if current == 2 {
+                    self.page_table_slots.push(PageTableSlot { base: va & !(BLOCK_2M - 1), level2: frame, index });
+                } else {
+                    self.tables.push(next);
+                }
+                next
             } else if entry & DESC_TABLE_OR_PAGE == 0 {
                 return Err(MapError::AlreadyMapped);
             } else {
                 PhysAddr(entry & DESC_ADDR_MASK)
             };
+            frame = next;
             // SAFETY: `next` is a table frame these tables allocated.
             table = unsafe { Table::at(next) };
         }
-        Ok(table)
+        Ok((table, frame))
     }
 
     /// Maps one 4 KiB user page at `va` to `frame` (replacing any mapping).
@@ -287,46 +318,26 @@ impl TranslationTables {
         share_table: &mut dyn FnMut(PhysAddr),
         alloc_frame: &mut dyn FnMut() -> Option<PhysAddr>,
     ) -> Result<(), MapError> {
-        for (base, l2_table, index, entry) in self.page_table_entries() {
+        for (slot, entry) in self.page_table_entries() {
             let shared = entry | DESC_TABLE_NO_WRITE;
-            l2_table.write(index, shared);
-            child.walk_to(base, 2, alloc_frame)?.write(index, shared);
+            // SAFETY: the slot's level-2 table is one these tables own.
+            unsafe { Table::at(slot.level2) }.write(slot.index, shared);
+            let (level2, level2_frame) = child.walk_to_frame(slot.base, 2, alloc_frame)?;
+            level2.write(slot.index, shared);
+            child.page_table_slots.push(PageTableSlot { level2: level2_frame, ..slot });
             share_table(PhysAddr(entry & DESC_ADDR_MASK));
         }
         Ok(())
     }
 
-    /// Every level-2 entry that points at a page table: the base address
-    /// it covers, the level-2 table, the index and the entry.
-    fn page_table_entries(&self) -> alloc::vec::Vec<(u64, Table, usize, u64)> {
-        let is_table = |entry: u64| entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE);
-        let mut found = alloc::vec::Vec::new();
-        // SAFETY: the root is a frame these tables own.
-        let root = unsafe { Table::at(self.root) };
-        for i0 in 0..512 {
-            let l0 = root.read(i0);
-            if !is_table(l0) {
-                continue;
-            }
-            // SAFETY: a table descriptor these tables wrote.
-            let l1_table = unsafe { Table::at(PhysAddr(l0 & DESC_ADDR_MASK)) };
-            for i1 in 0..512 {
-                let l1 = l1_table.read(i1);
-                if !is_table(l1) {
-                    continue;
-                }
-                for i2 in 0..512 {
-                    // SAFETY: as above.
-                    let l2_table = unsafe { Table::at(PhysAddr(l1 & DESC_ADDR_MASK)) };
-                    let l2 = l2_table.read(i2);
-                    if is_table(l2) {
-                        let base = ((i0 as u64) << 39) | ((i1 as u64) << 30) | ((i2 as u64) << 21);
-                        found.push((base, l2_table, i2, l2));
-                    }
-                }
-            }
-        }
-        found
+    /// Every level-2 entry that points at a page table, with its slot.
+    fn page_table_entries(&self) -> impl Iterator<Item = (PageTableSlot, u64)> + '_ {
+        self.page_table_slots.iter().filter_map(|&slot| {
+            // SAFETY: the slot's level-2 table is one these tables own.
+            let entry = unsafe { Table::at(slot.level2) }.read(slot.index);
+            let is_table = entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE);
+            is_table.then_some((slot, entry))
+        })
     }
 
     /// The page table (last level) covering `va`, and whether views share
@@ -412,22 +423,10 @@ impl TranslationTables {
     /// # Safety
     /// The tables are not installed anywhere and are not used afterwards.
     pub unsafe fn release(&self, release_page_table: &mut dyn FnMut(u64, PhysAddr), free: &mut dyn FnMut(PhysAddr)) {
-        for (base, _, _, entry) in self.page_table_entries() {
-            release_page_table(base, PhysAddr(entry & DESC_ADDR_MASK));
+        for (slot, entry) in self.page_table_entries() {
+            release_page_table(slot.base, PhysAddr(entry & DESC_ADDR_MASK));
         }
-        let is_table = |entry: u64| entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE);
-        let mut level_tables = alloc::vec![self.root];
-        for _ in 0..2 {
-            let mut next = alloc::vec::Vec::new();
-            for &frame in &level_tables {
-                // SAFETY: a table frame these tables own.
-                let table = unsafe { Table::at(frame) };
-                next.extend((0..512).map(|i| table.read(i)).filter(|&e| is_table(e)).map(|e| PhysAddr(e & DESC_ADDR_MASK)));
-                free(frame);
-            }
-            level_tables = next;
-        }
-        for frame in level_tables {
+        for &frame in self.tables.iter().chain([&self.root]) {
             free(frame);
         }
     }

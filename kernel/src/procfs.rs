@@ -81,7 +81,7 @@ impl ProcProvider for KernelProc {
         let platform = crate::platform::platform();
         let uptime_ns = arch_morello::timer::uptime_ns();
         let mem_total: u64 = platform.machine.memory.iter().map(|r| r.end - r.start).sum();
-        let mem_free = platform.frames.lock().free_bytes();
+        let mem_free = crate::frames::free_bytes();
         let tmpfs = crate::files::vfs().stats();
         let shmem = tmpfs.blocks.saturating_sub(tmpfs.blocks_free) * tmpfs.block_size;
         let bogomips = CpuDescription::bogomips_for_timer(arch_morello::timer::frequency());

@@ -10,7 +10,7 @@ pub mod space;
 pub mod table;
 
 use crate::files::ProgramImage;
-use crate::platform::{self, platform};
+use crate::platform;
 use uprocess::areas::{AreaKind, Backing, NamedFile, PAGE};
 use uprocess::context::{Access, Fault, IsolationContext};
 use alloc::boxed::Box;
@@ -899,5 +899,5 @@ pub fn next_pid() -> u32 {
 
 /// The platform's physical memory left, for diagnostics.
 pub fn free_memory() -> u64 {
-    platform().frames.lock().free_bytes()
+    crate::frames::free_bytes()
 }

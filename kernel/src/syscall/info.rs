@@ -26,7 +26,7 @@ pub fn sysinfo(p: &mut Process, a: &SyscallArgs) -> Result<u64, Errno> {
     let platform = crate::platform::platform();
     let uptime = arch_morello::timer::uptime_ns().div_ceil(1_000_000_000);
     let total: u64 = platform.machine.memory.iter().map(|b| b.len()).sum();
-    let free = platform.frames.lock().free_bytes();
+    let free = crate::frames::free_bytes();
     let mut buf = [0u8; 112];
     buf[0..8].copy_from_slice(&uptime.to_le_bytes());
     // loads[3] at 8..32 stay zero.
