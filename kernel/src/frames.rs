@@ -41,13 +41,24 @@ pub fn free_bytes() -> u64 {
 
 /// A zeroed frame: a recycled one, or one from the platform's allocator.
 pub fn allocate_zeroed() -> Option<PhysAddr> {
+    let frame = allocate_copy_of(None)?;
+    // SAFETY: a frame just taken from the allocator is ours alone.
+    unsafe { bytes_mut(frame) }.fill(0);
+    Some(frame)
+}
+
+/// A frame holding a copy of frame `from`'s bytes (not zeroed first), or
+/// with no `from` whatever it held before: a recycled frame, or one from
+/// the platform's allocator.
+pub fn allocate_copy_of(from: Option<PhysAddr>) -> Option<PhysAddr> {
     let recycled = RECYCLED.lock().pop();
     let frame = match recycled {
         Some(frame) => frame,
         None => PhysAddr(platform().frames.lock().allocate(PAGE, PAGE).ok()?.start),
     };
-    // SAFETY: a frame just taken from the allocator is ours alone.
-    unsafe { bytes_mut(frame) }.fill(0);
+    if let Some(from) = from {
+        copy(from, frame);
+    }
     Some(frame)
 }
 
@@ -70,7 +81,7 @@ pub fn free(frame: PhysAddr) {
 }
 
 /// Copies the whole of frame `from` to frame `to`.
-pub fn copy(from: PhysAddr, to: PhysAddr) {
+fn copy(from: PhysAddr, to: PhysAddr) {
     let source: *const u8 = core::ptr::with_exposed_provenance(from.to_virt() as usize);
     let target: *mut u8 = core::ptr::with_exposed_provenance_mut(to.to_virt() as usize);
     // SAFETY: both are whole frames reached through the linear map, and

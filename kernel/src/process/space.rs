@@ -179,9 +179,7 @@ impl PagedContext {
             }
             Some(MappedPage::Page(file_page)) => {
                 // A private copy of the file's page, about to be written.
-                let frame = frames::allocate_zeroed().ok_or(Fault::OutOfMemory)?;
-                // SAFETY: a frame just allocated, held by nobody else yet.
-                file_page.read(0, unsafe { frames::bytes_mut(frame) });
+                let frame = frames::allocate_copy_of(Some(PhysAddr(file_page.frame()))).ok_or(Fault::OutOfMemory)?;
                 (frame, access_rights)
             }
             // Anonymous memory, or a private view of a file's hole: zeros.
@@ -295,8 +293,7 @@ impl PagedContext {
     /// private mapping), or `frame` itself once no other view maps it.
     fn break_copy_on_write(&mut self, page: u64, frame: PhysAddr, access: UserAccess) -> Result<PhysAddr, Fault> {
         let own = if self.file_pages.contains_key(&page) || frames::is_shared(frame) {
-            let copy = frames::allocate_zeroed().ok_or(Fault::OutOfMemory)?;
-            frames::copy(frame, copy);
+            let copy = frames::allocate_copy_of(Some(frame)).ok_or(Fault::OutOfMemory)?;
             self.release_page(page, frame);
             self.pages += 1;
             copy
