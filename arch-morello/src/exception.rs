@@ -2,7 +2,8 @@
 //! handlers.
 //!
 //! Every current-EL vector saves the general registers into a [`TrapFrame`]
-//! on the current stack and calls [`morsel_exception`]; lower-EL vectors go
+//! on the current stack, and the FP/SIMD registers below it, and calls
+//! [`morsel_exception`]; lower-EL vectors go
 //! to [`crate::user`], which returns the trap to the kernel code that ran
 //! the μprocess. Interrupts go to the kernel's
 //! IRQ hook; every other exception taken from EL1 is a kernel fault and goes to
@@ -28,6 +29,9 @@ pub struct TrapFrame {
 }
 
 const FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();
+/// What the vectors save of the FP/SIMD state below the [`TrapFrame`]:
+/// FPCR and FPSR, then q0..q31.
+const SIMD_FRAME_SIZE: usize = 32 * 16 + 16;
 
 /// Which vector was taken: (source, kind).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,7 +253,50 @@ __exception_common:
     add     x2, sp, #{frame}
     stp     x1, x2, [sp, #256]
     mov     x1, sp
+    // The FP/SIMD registers too: the interrupted kernel code may hold live
+    // values in them (the compiler uses them for copies), and the handler
+    // may use them as well.
+    sub     sp, sp, #{simd}
+    stp     q0, q1, [sp, #16]
+    stp     q2, q3, [sp, #48]
+    stp     q4, q5, [sp, #80]
+    stp     q6, q7, [sp, #112]
+    stp     q8, q9, [sp, #144]
+    stp     q10, q11, [sp, #176]
+    stp     q12, q13, [sp, #208]
+    stp     q14, q15, [sp, #240]
+    stp     q16, q17, [sp, #272]
+    stp     q18, q19, [sp, #304]
+    stp     q20, q21, [sp, #336]
+    stp     q22, q23, [sp, #368]
+    stp     q24, q25, [sp, #400]
+    stp     q26, q27, [sp, #432]
+    stp     q28, q29, [sp, #464]
+    stp     q30, q31, [sp, #496]
+    mrs     x2, fpcr
+    mrs     x3, fpsr
+    stp     x2, x3, [sp, #0]
     bl      morsel_exception
+    ldp     x2, x3, [sp, #0]
+    msr     fpcr, x2
+    msr     fpsr, x3
+    ldp     q0, q1, [sp, #16]
+    ldp     q2, q3, [sp, #48]
+    ldp     q4, q5, [sp, #80]
+    ldp     q6, q7, [sp, #112]
+    ldp     q8, q9, [sp, #144]
+    ldp     q10, q11, [sp, #176]
+    ldp     q12, q13, [sp, #208]
+    ldp     q14, q15, [sp, #240]
+    ldp     q16, q17, [sp, #272]
+    ldp     q18, q19, [sp, #304]
+    ldp     q20, q21, [sp, #336]
+    ldp     q22, q23, [sp, #368]
+    ldp     q24, q25, [sp, #400]
+    ldp     q26, q27, [sp, #432]
+    ldp     q28, q29, [sp, #464]
+    ldp     q30, q31, [sp, #496]
+    add     sp, sp, #{simd}
     ldp     x2, x3, [sp, #16]
     ldp     x4, x5, [sp, #32]
     ldp     x6, x7, [sp, #48]
@@ -270,4 +317,5 @@ __exception_common:
     eret
 "#,
     frame = const FRAME_SIZE,
+    simd = const SIMD_FRAME_SIZE,
 );

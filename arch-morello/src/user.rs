@@ -106,14 +106,25 @@ pub unsafe fn run_user(context: &mut UserContext) -> Trap {
         crate::morello::insn::write_celr_from_ddc(context.pc);
     }
     let kind: u64;
-    // SAFETY: the assembly saves and restores every callee-saved register
-    // and the kernel SP, and touches only `context`; the caller vouches for
-    // the user view.
+    // SAFETY: the assembly saves and restores every callee-saved general
+    // register and the kernel SP (the FP/SIMD ones it replaces are declared
+    // clobbered), and touches only `context`; the caller vouches for the
+    // user view.
     unsafe {
         core::arch::asm!(
             "bl __user_enter",
             inout("x0") context as *mut UserContext => kind,
             inout("x2") u64::from(capabilities) => _,
+            // The μprocess's v8..v15 replace the kernel's: the C ABI keeps
+            // their low halves across calls, this call does not.
+            out("v8") _,
+            out("v9") _,
+            out("v10") _,
+            out("v11") _,
+            out("v12") _,
+            out("v13") _,
+            out("v14") _,
+            out("v15") _,
             clobber_abi("C"),
         );
     }
