@@ -275,9 +275,14 @@ impl TranslationTables {
 
     /// The page table holding `va`'s last-level entry, if the walk exists.
     fn existing_leaf_table(&self, va: u64) -> Option<Table> {
+        self.existing_table(va, 3)
+    }
+
+    /// The table at `level` covering `va`, if the walk to it exists.
+    fn existing_table(&self, va: u64, level: u32) -> Option<Table> {
         // SAFETY: the root is a frame these tables own.
         let mut table = unsafe { Table::at(self.root) };
-        for level in 0..3 {
+        for level in 0..level {
             let entry = table.read(Self::index(va, level));
             if entry & (DESC_VALID | DESC_TABLE_OR_PAGE) != (DESC_VALID | DESC_TABLE_OR_PAGE) {
                 return None;
@@ -343,17 +348,7 @@ impl TranslationTables {
     /// The page table (last level) covering `va`, and whether views share
     /// it since a fork.
     pub fn page_table(&self, va: u64) -> Option<(PhysAddr, bool)> {
-        // SAFETY: the root is a frame these tables own.
-        let mut table = unsafe { Table::at(self.root) };
-        for level in 0..2 {
-            let entry = table.read(Self::index(va, level));
-            if entry & (DESC_VALID | DESC_TABLE_OR_PAGE) != (DESC_VALID | DESC_TABLE_OR_PAGE) {
-                return None;
-            }
-            // SAFETY: a table descriptor these tables wrote.
-            table = unsafe { Table::at(PhysAddr(entry & DESC_ADDR_MASK)) };
-        }
-        let entry = table.read(Self::index(va, 2));
+        let entry = self.existing_table(va, 2)?.read(Self::index(va, 2));
         let is_table = entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE);
         is_table.then(|| (PhysAddr(entry & DESC_ADDR_MASK), entry & DESC_TABLE_NO_WRITE != 0))
     }
