@@ -11,7 +11,6 @@ const ICR: usize = 0x44;
 
 const FR_RXFE: u32 = 1 << 4;
 const FR_TXFF: u32 = 1 << 5;
-const LCR_H_FEN: u32 = 1 << 4;
 const LCR_H_WLEN8: u32 = 3 << 5;
 const CR_UARTEN: u32 = 1 << 0;
 const CR_TXE: u32 = 1 << 8;
@@ -34,12 +33,18 @@ impl Pl011 {
         Pl011 { regs }
     }
 
-    /// 8N1 with FIFOs, transmitter and receiver on, receive interrupts
-    /// (FIFO level and timeout) enabled.
-    pub fn init(&self) {
+    /// 8N1, transmitter and receiver on, receive interrupts enabled. The
+    /// FIFOs stay off, as at reset: turning them on empties them, which
+    /// loses input that was already waiting (QEMU feeds piped input from
+    /// power-on); without them the UART holds one byte and the sender
+    /// waits for each to be read. Bytes received before go to `keep`.
+    pub fn init(&self, keep: &mut dyn FnMut(u8)) {
+        while let Some(byte) = self.read_byte() {
+            keep(byte);
+        }
         self.regs.write(CR, 0);
         self.regs.write(ICR, 0x7ff);
-        self.regs.write(LCR_H, LCR_H_FEN | LCR_H_WLEN8);
+        self.regs.write(LCR_H, LCR_H_WLEN8);
         self.regs.write(IMSC, INT_RX | INT_RT);
         self.regs.write(CR, CR_UARTEN | CR_TXE | CR_RXE);
     }
@@ -72,5 +77,11 @@ impl Pl011 {
     /// a byte arriving meanwhile raises them again.
     pub fn clear_receive_interrupts(&self) {
         self.regs.write(ICR, INT_RX | INT_RT);
+    }
+
+    /// Turns the receive interrupts on or off (off: received bytes wait in
+    /// the FIFO, and the sender is held back).
+    pub fn enable_receive_interrupts(&self, on: bool) {
+        self.regs.write(IMSC, if on { INT_RX | INT_RT } else { 0 });
     }
 }

@@ -368,6 +368,11 @@ impl ConsoleDriver {
 
     /// Moves received bytes through the line discipline.
     fn take_input(&self) {
+        // One core at a time, or input taken in two pieces could arrive out
+        // of order; a core that finds another at it leaves the input to it
+        // (readers wake when it is ready).
+        static TAKING: spin::Mutex<()> = spin::Mutex::new(());
+        let Some(_one_at_a_time) = TAKING.try_lock() else { return };
         let mut buf = [0u8; 64];
         loop {
             let n = Self::console().read_received(&mut buf);

@@ -39,6 +39,10 @@ const HEAP_MAX: u64 = 1024 * 1024 * 1024;
 /// The smallest kernel heap bring-up accepts.
 const HEAP_MIN: u64 = 16 * 1024 * 1024;
 
+/// Console input held until a μprocess reads it (what Linux's tty buffer
+/// holds, 4 KiB, times four).
+const CONSOLE_INPUT_BYTES: usize = 16 * 1024;
+
 /// The one serial console, shared by the kernel and μprocesses.
 ///
 /// μprocess output goes out as it is. Kernel output (banner, log, test
@@ -88,19 +92,33 @@ impl Console {
             for (slot, byte) in buf.iter_mut().zip(rx.drain(..n)) {
                 *slot = byte;
             }
+            // Room again: what waits in the FIFO comes in, and the
+            // interrupts with it.
+            self.receive(&mut rx);
             n
         })
     }
 
     fn receive_interrupt(&self) {
         let mut rx = self.received.lock();
+        self.receive(&mut rx);
+    }
+
+    /// Moves what the UART received into `rx`, within the room reserved
+    /// at boot (an interrupt handler must not allocate: the code it
+    /// interrupted may hold the heap's lock). When `rx` is full, the
+    /// receive interrupts go off and the bytes wait in the FIFO, which
+    /// holds the sender back, until a read makes room.
+    fn receive(&self, rx: &mut VecDeque<u8>) {
         // Cleared before draining: a byte that arrives after the last read
         // raises the interrupt again (cleared after, it would stay unread,
         // and QEMU's PL011 raises no more interrupts while bytes wait).
         self.uart.clear_receive_interrupts();
-        while let Some(byte) = self.uart.read_byte() {
+        while rx.len() < rx.capacity() {
+            let Some(byte) = self.uart.read_byte() else { break };
             rx.push_back(byte);
         }
+        self.uart.enable_receive_interrupts(rx.len() < rx.capacity());
     }
 }
 
@@ -423,7 +441,8 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
     frames.reserve(early.used());
 
     let uart = Pl011::new(device_window(machine.uart.regs));
-    uart.init();
+    let mut received = VecDeque::with_capacity(CONSOLE_INPUT_BYTES);
+    uart.init(&mut |byte| received.push_back(byte));
     let gic = match machine.interrupt_controller {
         InterruptController::GicV2 { distributor, cpu_interface } => {
             Gic::V2(GicV2::new(device_window(distributor), device_window(cpu_interface)))
@@ -444,7 +463,7 @@ pub fn bring_up(dtb_hint: u64, entry_el: u8) -> &'static Platform {
     let semihosting_exit = machine.boot_arg("morsel.exit") == Some("semihosting");
     let platform = PLATFORM.call_once(|| Platform {
         machine,
-        console: Console { uart, received: Mutex::new(VecDeque::new()) },
+        console: Console { uart, received: Mutex::new(received) },
         gic,
         psci,
         semihosting_exit,
