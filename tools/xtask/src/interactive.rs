@@ -1,8 +1,9 @@
-//! An interactive session on the console: BusyBox's sh on a terminal,
-//! driven as a person would type, runs a pipeline, has `sleep 100`
-//! interrupted by Ctrl-C (SIGINT to the foreground group: status 130), has
-//! `sleep 200` stopped by Ctrl-Z (SIGTSTP), listed by `jobs`, resumed by `fg`
-//! and ended by Ctrl-C, and exits with a status of its own.
+//! The console as a user feeds it: an interactive session (BusyBox's sh on
+//! a terminal, driven as a person would type, runs a pipeline, has `sleep
+//! 100` interrupted by Ctrl-C (SIGINT to the foreground group: status 130),
+//! has `sleep 200` stopped by Ctrl-Z (SIGTSTP), listed by `jobs`, resumed by
+//! `fg` and ended by Ctrl-C, and exits with a status of its own), and input
+//! piped in from power-on, which must arrive whole and in order.
 
 use crate::qemu::{Boot, Input, KernelText, Machine};
 use crate::tally::Tally;
@@ -66,4 +67,83 @@ pub fn check(kernel: &Path) -> Result<Tally, String> {
         Err(why) => println!("interactive session: FAILED: {why}\n    console: {text:?}"),
     }
     Ok(Tally::check(verdict.is_ok()))
+}
+
+/// How much input [`check_piped`] pipes in: several times the console's
+/// input buffer, so that the sender is held back.
+const PIPED_BYTES: usize = 96 * 1024;
+
+/// Pipes [`PIPED_BYTES`] of text into the console from power-on, on two
+/// cores, into `busybox head -c N`, which must print exactly the bytes sent
+/// (the first ones included, which arrive before the kernel runs); one
+/// check.
+pub fn check_piped(kernel: &Path) -> Result<Tally, String> {
+    let initrd = crate::image::build_image("busybox", &[], &[])?;
+    let count = PIPED_BYTES.to_string();
+    let argv = ["/bin/busybox", "head", "-c", count.as_str()];
+    let input = piped_text(PIPED_BYTES);
+    let outcome = Boot {
+        kernel,
+        machine: Machine::Virt { gic: 3, el2: false },
+        initrd: Some(&initrd),
+        // A plain stream, not a terminal, as when `run`'s stdin is a pipe.
+        bootargs: vec![
+            "morsel.log=warn".to_string(),
+            "morsel.console=pipe".to_string(),
+            format!("morsel.argv={}", argv.iter().map(|a| crate::hex(a.as_bytes())).collect::<Vec<_>>().join(",")),
+        ],
+        memory_mib: 512,
+        smp: 2,
+        gdb: false,
+        timeout: Duration::from_secs(120),
+        input: Input::Piped(input.clone()),
+        kernel_text: KernelText::Hidden,
+    }
+    .run_captured()?;
+    let got = &outcome.user_output;
+    let verdict = if outcome.status != Some(0) {
+        Err(format!("exit status {:?}, expected 0", outcome.status))
+    } else if got.len() != input.len() {
+        Err(format!("{} bytes came out of {} piped in", got.len(), input.len()))
+    } else if let Some(at) = got.iter().zip(&input).position(|(a, b)| a != b) {
+        Err(format!("the bytes differ from offset {at} on"))
+    } else {
+        Ok(())
+    };
+    match &verdict {
+        Ok(()) => println!("piped console input: ok ({} bytes)", input.len()),
+        Err(why) => println!("piped console input: FAILED: {why}"),
+    }
+    Ok(Tally::check(verdict.is_ok()))
+}
+
+/// `len` bytes of lines of letters and digits that never repeat in step
+/// with the console's buffers (a lost or reordered piece shows).
+fn piped_text(len: usize) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|i| {
+            if i % 73 == 72 {
+                return b'\n';
+            }
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ALPHABET[(state >> 33) as usize % ALPHABET.len()]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piped_text_is_lines_that_do_not_repeat() {
+        let text = piped_text(10_000);
+        assert_eq!(text.len(), 10_000);
+        assert_eq!(text[72], b'\n');
+        assert!(text.iter().all(|&b| b == b'\n' || b.is_ascii_alphanumeric()));
+        // Whole blocks of the console buffer's size differ from each other.
+        assert_ne!(text[..4096], text[4096..8192]);
+    }
 }

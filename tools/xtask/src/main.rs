@@ -337,6 +337,7 @@ fn cmd_test(o: &Options) -> Result<ExitCode, String> {
     }
     record("shell scripts, Morsel against Linux", differential::check_scripts(&kernel)?, &mut total);
     record("interactive console session", interactive::check(&kernel)?, &mut total);
+    record("piped console input", interactive::check_piped(&kernel)?, &mut total);
     record("guest tests on Morsel", guest::run_on_morsel(&guests, &kernel, guest::PENDING_ON_MORSEL)?, &mut total);
     if qemu::morello_qemu().is_some() {
         record("qemu-test morello", qemu_test(&kernel, &[Machine::Morello], None, None, 600)?, &mut total);
@@ -404,7 +405,8 @@ fn main() -> ExitCode {
         "qemu-test" => cmd_qemu_test(&o),
         "vectors" => cmd_vectors(&o),
         "interactive" => build_kernel(o.release, &[]).and_then(|kernel| {
-            let tally = interactive::check(&kernel)?;
+            let mut tally = interactive::check(&kernel)?;
+            tally.add(interactive::check_piped(&kernel)?);
             Ok(if tally.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }),
         "scripts" => build_kernel(o.release, &[]).and_then(|kernel| {

@@ -132,6 +132,9 @@ pub enum Input {
     /// A scripted session: each time μprocess output shows the expected
     /// text (after the previous match), the bytes are typed.
     Dialogue(Vec<(String, Vec<u8>)>),
+    /// These bytes, piped in from power-on as fast as the machine takes
+    /// them (as `run` forwards a pipe).
+    Piped(Vec<u8>),
 }
 
 /// Where the xtask shows the kernel's console text.
@@ -308,6 +311,12 @@ impl Boot<'_> {
             (Input::Forward, Some(mut pipe)) => Some(std::thread::spawn(move || {
                 let _ = std::io::copy(&mut std::io::stdin().lock(), &mut pipe);
             })),
+            (Input::Piped(bytes), Some(mut pipe)) => {
+                let bytes = bytes.clone();
+                Some(std::thread::spawn(move || {
+                    let _ = pipe.write_all(&bytes);
+                }))
+            }
             (_, pipe) => {
                 stdin = pipe;
                 None
