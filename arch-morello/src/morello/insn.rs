@@ -9,6 +9,10 @@
 //!
 //! Results leave a block as integers: the capability's high half (CFHI), its
 //! value, tag, base, length, permissions, object type and flags.
+//!
+//! Blocks that hold capabilities in registers run with IRQs masked: an
+//! exception saves and restores only the X halves of the registers, which
+//! would strip a capability held across it of its tag.
 
 /// What the GC* family (and CFHI) report about capability register c0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +39,12 @@ pub struct Observed {
 /// out with CFHI and the GC* family into x1..x8, and returns [`Observed`].
 macro_rules! observe_c0 {
     ($($body:literal,)* ; $($operands:tt)*) => {{
-        let (pesbt, value, tag, base, length, permissions, object_type, flags): (u64, u64, u64, u64, u64, u64, u64, u64);
         // SAFETY: capability instructions are enabled (CPACR_EL1.CEN) on every
         // path that reaches here (callers check `cpu::features().capabilities`);
         // the block only derives capabilities in registers it declares and
         // reads memory the caller passes in declared registers.
-        unsafe {
+        let (pesbt, value, tag, base, length, permissions, object_type, flags) = crate::cpu::with_irqs_masked(|| unsafe {
+            let (pesbt, value, tag, base, length, permissions, object_type, flags): (u64, u64, u64, u64, u64, u64, u64, u64);
             core::arch::asm!(
                 $($body,)*
                 ".inst 0xc2c15001", // cfhi    x1, c0
@@ -63,7 +67,8 @@ macro_rules! observe_c0 {
                 $($operands)*
                 options(nostack),
             );
-        }
+            (pesbt, value, tag, base, length, permissions, object_type, flags)
+        });
         Observed { pesbt, value, tag: tag & 1 != 0, base, length, permissions, object_type, flags }
     }};
 }
@@ -104,10 +109,10 @@ pub unsafe fn store_built_capability(address: u64, pesbt: u64, value: u64, objec
     #[repr(C, align(16))]
     struct Granule([u64; 2]);
     let granule = Granule([value, pesbt]);
-    let tag: u64;
     // SAFETY: as in `observe_c0!`; the block reads the local granule and
     // writes the caller's granule, through registers it declares.
-    unsafe {
+    let tag = crate::cpu::with_irqs_masked(|| unsafe {
+        let tag: u64;
         core::arch::asm!(
             ".inst 0xc2400121", // ldr     c1, [x9]
             ".inst 0xc29b4122", // mrs     c2, DDC
@@ -141,7 +146,8 @@ pub unsafe fn store_built_capability(address: u64, pesbt: u64, value: u64, objec
             out("x3") tag,
             options(nostack),
         );
-    }
+        tag
+    });
     tag & 1 != 0
 }
 
@@ -164,7 +170,7 @@ pub unsafe fn copy_granules(source: u64, destination: u64, granules: u64, backwa
     };
     // SAFETY: as in `observe_c0!`; the loop touches only the two ranges the
     // caller vouches for, through registers it declares.
-    unsafe {
+    crate::cpu::with_irqs_masked(|| unsafe {
         core::arch::asm!(
             "2:",
             ".inst 0xc2400120", // ldr     c0, [x9]
@@ -180,7 +186,7 @@ pub unsafe fn copy_granules(source: u64, destination: u64, granules: u64, backwa
             out("x0") _,
             options(nostack),
         );
-    }
+    });
 }
 
 /// The index of the first tagged granule among `granules` granules from
@@ -190,9 +196,9 @@ pub unsafe fn copy_granules(source: u64, destination: u64, granules: u64, backwa
 /// The range must be 16-byte aligned, mapped readable with capability loads
 /// allowed, and readable by the caller.
 pub unsafe fn first_tagged_granule(start: u64, granules: u64) -> u64 {
-    let index: u64;
     // SAFETY: as in `observe_c0!`; reads only the caller's range.
-    unsafe {
+    crate::cpu::with_irqs_masked(|| unsafe {
+        let index: u64;
         core::arch::asm!(
             "mov    x12, #0",
             "2:",
@@ -212,8 +218,8 @@ pub unsafe fn first_tagged_granule(start: u64, granules: u64) -> u64 {
             out("x3") _,
             options(nostack, readonly),
         );
-    }
-    index
+        index
+    })
 }
 
 /// DDC, the almighty capability the CPU starts with.
