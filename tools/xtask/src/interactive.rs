@@ -10,9 +10,41 @@ use crate::tally::Tally;
 use std::path::Path;
 use std::time::Duration;
 
+/// What the console is to the μprocess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Console {
+    /// A terminal (line discipline, echo, job control).
+    Terminal,
+    /// A plain stream of bytes.
+    Stream,
+}
+
+/// Boots the `busybox` image on virt (GICv3, 512 MiB, `cores` cores) with
+/// `argv` as the first μprocess and `input` on the console; what came out.
+fn boot_busybox(kernel: &Path, argv: &[&str], console: Console, cores: u32, timeout: Duration, input: Input) -> Result<crate::qemu::Outcome, String> {
+    let initrd = crate::image::build_image("busybox", &[], &[])?;
+    let mut bootargs = vec!["morsel.log=warn".to_string()];
+    if console == Console::Stream {
+        bootargs.push("morsel.console=pipe".to_string());
+    }
+    bootargs.push(format!("morsel.argv={}", argv.iter().map(|a| crate::hex(a.as_bytes())).collect::<Vec<_>>().join(",")));
+    Boot {
+        kernel,
+        machine: Machine::Virt { gic: 3, el2: false },
+        initrd: Some(&initrd),
+        bootargs,
+        memory_mib: 512,
+        smp: cores,
+        gdb: false,
+        timeout,
+        input,
+        kernel_text: KernelText::Hidden,
+    }
+    .run_captured()
+}
+
 /// Runs the session; one check.
 pub fn check(kernel: &Path) -> Result<Tally, String> {
-    let initrd = crate::image::build_image("busybox", &[], &[])?;
     let argv = ["/bin/busybox", "sh", "-i"];
     // At each prompt BusyBox's line editor puts the terminal in raw mode
     // (flushing input typed before) and then asks where the cursor is
@@ -32,22 +64,7 @@ pub fn check(kernel: &Path) -> Result<Tally, String> {
         (prompt.clone(), typed("echo resumed $?\n")),
         (prompt, typed("exit 3\n")),
     ];
-    let outcome = Boot {
-        kernel,
-        machine: Machine::Virt { gic: 3, el2: false },
-        initrd: Some(&initrd),
-        bootargs: vec![
-            "morsel.log=warn".to_string(),
-            format!("morsel.argv={}", argv.iter().map(|a| crate::hex(a.as_bytes())).collect::<Vec<_>>().join(",")),
-        ],
-        memory_mib: 512,
-        smp: 1,
-        gdb: false,
-        timeout: Duration::from_secs(60),
-        input: Input::Dialogue(steps),
-        kernel_text: KernelText::Hidden,
-    }
-    .run_captured()?;
+    let outcome = boot_busybox(kernel, &argv, Console::Terminal, 1, Duration::from_secs(60), Input::Dialogue(steps))?;
     let text = String::from_utf8_lossy(&outcome.user_output).replace('\r', "");
     let verdict = if outcome.status != Some(3) {
         Err(format!("exit status {:?}, expected 3", outcome.status))
@@ -78,28 +95,11 @@ const PIPED_BYTES: usize = 96 * 1024;
 /// (the first ones included, which arrive before the kernel runs); one
 /// check.
 pub fn check_piped(kernel: &Path) -> Result<Tally, String> {
-    let initrd = crate::image::build_image("busybox", &[], &[])?;
     let count = PIPED_BYTES.to_string();
     let argv = ["/bin/busybox", "head", "-c", count.as_str()];
     let input = piped_text(PIPED_BYTES);
-    let outcome = Boot {
-        kernel,
-        machine: Machine::Virt { gic: 3, el2: false },
-        initrd: Some(&initrd),
-        // A plain stream, not a terminal, as when `run`'s stdin is a pipe.
-        bootargs: vec![
-            "morsel.log=warn".to_string(),
-            "morsel.console=pipe".to_string(),
-            format!("morsel.argv={}", argv.iter().map(|a| crate::hex(a.as_bytes())).collect::<Vec<_>>().join(",")),
-        ],
-        memory_mib: 512,
-        smp: 2,
-        gdb: false,
-        timeout: Duration::from_secs(120),
-        input: Input::Piped(input.clone()),
-        kernel_text: KernelText::Hidden,
-    }
-    .run_captured()?;
+    // A plain stream, not a terminal, as when `run`'s stdin is a pipe.
+    let outcome = boot_busybox(kernel, &argv, Console::Stream, 2, Duration::from_secs(120), Input::Piped(input.clone()))?;
     let got = &outcome.user_output;
     let verdict = if outcome.status != Some(0) {
         Err(format!("exit status {:?}, expected 0", outcome.status))
