@@ -273,11 +273,6 @@ impl TranslationTables {
         Ok(())
     }
 
-    /// The page table holding `va`'s last-level entry, if the walk exists.
-    fn existing_leaf_table(&self, va: u64) -> Option<Table> {
-        self.existing_table(va, 3)
-    }
-
     /// The table at `level` covering `va`, if the walk to it exists.
     fn existing_table(&self, va: u64, level: u32) -> Option<Table> {
         // SAFETY: the root is a frame these tables own.
@@ -295,14 +290,14 @@ impl TranslationTables {
 
     /// The frame and access of the user page at `va` (page-aligned), if mapped.
     pub fn user_page(&self, va: u64) -> Option<(PhysAddr, UserAccess)> {
-        let entry = self.existing_leaf_table(va)?.read(Self::index(va, 3));
+        let entry = self.existing_table(va, 3)?.read(Self::index(va, 3));
         (entry & DESC_VALID != 0).then(|| (PhysAddr(entry & DESC_ADDR_MASK), UserAccess::from_descriptor(entry)))
     }
 
     /// Removes the user page at `va`, returning its frame. The caller
     /// invalidates the TLB ([`invalidate_user_page`]).
     pub fn unmap_user_page(&mut self, va: u64) -> Option<PhysAddr> {
-        let table = self.existing_leaf_table(va)?;
+        let table = self.existing_table(va, 3)?;
         let index = Self::index(va, 3);
         let entry = table.read(index);
         table.write(index, 0);
@@ -343,6 +338,15 @@ impl TranslationTables {
             let is_table = entry & (DESC_VALID | DESC_TABLE_OR_PAGE) == (DESC_VALID | DESC_TABLE_OR_PAGE);
             is_table.then_some((slot, entry))
         })
+    }
+
+    /// The bases of the page tables shared since a fork (marked
+    /// [`DESC_TABLE_NO_WRITE`] here) that cover part of `range`.
+    pub fn shared_page_tables(&self, range: core::ops::Range<u64>) -> alloc::vec::Vec<u64> {
+        self.page_table_entries()
+            .filter(|&(slot, entry)| entry & DESC_TABLE_NO_WRITE != 0 && slot.base < range.end && slot.base + BLOCK_2M > range.start)
+            .map(|(slot, _)| slot.base)
+            .collect()
     }
 
     /// The page table (last level) covering `va`, and whether views share

@@ -39,27 +39,29 @@ pub fn free_bytes() -> u64 {
     platform().frames.lock().free_bytes() + recycled
 }
 
-/// A zeroed frame: a recycled one, or one from the platform's allocator.
+/// A zeroed frame.
 pub fn allocate_zeroed() -> Option<PhysAddr> {
-    let frame = allocate_copy_of(None)?;
+    let frame = take()?;
     // SAFETY: a frame just taken from the allocator is ours alone.
     unsafe { bytes_mut(frame) }.fill(0);
     Some(frame)
 }
 
-/// A frame holding a copy of frame `from`'s bytes (not zeroed first), or
-/// with no `from` whatever it held before: a recycled frame, or one from
-/// the platform's allocator.
-pub fn allocate_copy_of(from: Option<PhysAddr>) -> Option<PhysAddr> {
-    let recycled = RECYCLED.lock().pop();
-    let frame = match recycled {
-        Some(frame) => frame,
-        None => PhysAddr(platform().frames.lock().allocate(PAGE, PAGE).ok()?.start),
-    };
-    if let Some(from) = from {
-        copy(from, frame);
-    }
+/// A frame holding a copy of frame `from`'s bytes (not zeroed first).
+pub fn allocate_copy_of(from: PhysAddr) -> Option<PhysAddr> {
+    let frame = take()?;
+    copy(from, frame);
     Some(frame)
+}
+
+/// A frame as it was left: a recycled one, or one from the platform's
+/// allocator.
+fn take() -> Option<PhysAddr> {
+    let recycled = RECYCLED.lock().pop();
+    match recycled {
+        Some(frame) => Some(frame),
+        None => Some(PhysAddr(platform().frames.lock().allocate(PAGE, PAGE).ok()?.start)),
+    }
 }
 
 /// Gives `frame` back: to [`RECYCLED`] while it has room, else to the

@@ -589,7 +589,11 @@ impl Process {
             if let Some(signal) = signals::take_stop(self) {
                 return Event::Stopped(signal);
             }
-            if let Some(signal) = signals::interrupting(self) {
+            // A futex wait a wake already took returns 0; the signal is
+            // delivered after it, as on Linux.
+            if let Some(signal) = signals::interrupting(self)
+                && !futex::woken(self.tid)
+            {
                 self.interrupt_blocked_call(signal);
             }
         }

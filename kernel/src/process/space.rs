@@ -122,10 +122,14 @@ impl PagedContext {
     /// from EL0 would; returns its frame.
     fn make_present(&mut self, va: u64, access: Access) -> Result<PhysAddr, Fault> {
         let page = va & !(PAGE - 1);
-        let (protection, shared_area) = {
-            let area = self.areas.find(va).ok_or(Fault::Unmapped)?;
-            (area.protection, area.is_shared())
-        };
+        let writes = matches!(access, Access::Write | Access::Load);
+        let mut present = self.tables.user_page(page);
+        if (writes || present.is_none()) && self.own_page_table(page)? {
+            // The page table changes: it is this view's own now.
+            present = self.tables.user_page(page);
+        }
+        let area = self.areas.find(va).ok_or(Fault::Unmapped)?;
+        let (protection, shared_area) = (area.protection, area.is_shared());
         let allowed = match access {
             Access::Read => protection.contains(Protection::READ),
             Access::Write => protection.contains(Protection::WRITE),
@@ -135,13 +139,7 @@ impl PagedContext {
         if !allowed {
             return Err(Fault::Forbidden);
         }
-        let writes = matches!(access, Access::Write | Access::Load);
-        if writes || self.tables.user_page(page).is_none() {
-            // The page table changes: it must be this view's own.
-            self.own_page_table(page)?;
-        }
-        let area = self.areas.find(va).ok_or(Fault::Unmapped)?;
-        if let Some((frame, mapped)) = self.tables.user_page(page) {
+        if let Some((frame, mapped)) = present {
             if writes && self.copy_before_write(page, frame, shared_area) {
                 let own = if access == Access::Load { mapped } else { access_for(protection) };
                 return self.break_copy_on_write(page, frame, own);
@@ -179,7 +177,7 @@ impl PagedContext {
             }
             Some(MappedPage::Page(file_page)) => {
                 // A private copy of the file's page, about to be written.
-                let frame = frames::allocate_copy_of(Some(PhysAddr(file_page.frame()))).ok_or(Fault::OutOfMemory)?;
+                let frame = frames::allocate_copy_of(PhysAddr(file_page.frame())).ok_or(Fault::OutOfMemory)?;
                 (frame, access_rights)
             }
             // Anonymous memory, or a private view of a file's hole: zeros.
@@ -197,8 +195,8 @@ impl PagedContext {
         self.pages -= 1;
     }
 
+    /// The caller owns the page tables first ([`Self::own_page_tables`]).
     fn drop_pages(&mut self, range: Range<u64>) {
-        self.own_page_tables(range.clone());
         for va in (range.start..range.end).step_by(PAGE as usize) {
             if let Some(frame) = self.tables.unmap_user_page(va) {
                 self.forget_translation(va);
@@ -213,8 +211,9 @@ impl PagedContext {
     /// in it one holder more and copy-on-write in both (file pages stay as
     /// their areas map them: this view holds its own references to them
     /// since the fork).
-    fn own_page_table(&mut self, va: u64) -> Result<(), Fault> {
-        let Some((table, true)) = self.tables.page_table(va) else { return Ok(()) };
+    /// Returns whether the page table was shared (and changed).
+    fn own_page_table(&mut self, va: u64) -> Result<bool, Fault> {
+        let Some((table, true)) = self.tables.page_table(va) else { return Ok(false) };
         let others_hold_it = frames::is_shared(table);
         let file_pages = &self.file_pages;
         let mut visit = |page: u64, frame: PhysAddr, access: UserAccess| {
@@ -234,17 +233,16 @@ impl PagedContext {
             frames::free(shared);
         }
         self.forget_translations();
-        Ok(())
+        Ok(true)
     }
 
-    /// [`Self::own_page_table`] for every page table `range` touches.
-    fn own_page_tables(&mut self, range: Range<u64>) {
-        let mut va = range.start & !(mmu::BLOCK_2M - 1);
-        while va < range.end {
-            // Out of frames for a copy: the pages stay (shared) until exit.
-            let _ = self.own_page_table(va);
-            va += mmu::BLOCK_2M;
+    /// [`Self::own_page_table`] for every shared page table `range`
+    /// touches, before anything else changes (ENOMEM leaves all as it was).
+    fn own_page_tables(&mut self, range: Range<u64>) -> Result<(), Errno> {
+        for base in self.tables.shared_page_tables(range) {
+            self.own_page_table(base)?;
         }
+        Ok(())
     }
 
     /// Whether the page at `va` (frame `frame`, in a private area or not as
@@ -293,7 +291,7 @@ impl PagedContext {
     /// private mapping), or `frame` itself once no other view maps it.
     fn break_copy_on_write(&mut self, page: u64, frame: PhysAddr, access: UserAccess) -> Result<PhysAddr, Fault> {
         let own = if self.file_pages.contains_key(&page) || frames::is_shared(frame) {
-            let copy = frames::allocate_copy_of(Some(frame)).ok_or(Fault::OutOfMemory)?;
+            let copy = frames::allocate_copy_of(frame).ok_or(Fault::OutOfMemory)?;
             self.release_page(page, frame);
             self.pages += 1;
             copy
@@ -375,6 +373,7 @@ impl IsolationContext for PagedContext {
 
     /// Removes `[start, start + len)` and frees its pages.
     fn unmap(&mut self, start: u64, len: u64) -> Result<(), Errno> {
+        self.own_page_tables(start..start.saturating_add(len))?;
         for range in self.areas.remove(start, len)? {
             self.drop_pages(range);
         }
@@ -386,15 +385,16 @@ impl IsolationContext for PagedContext {
     /// (MADV_DONTNEED).
     fn discard(&mut self, start: u64, len: u64) -> Result<(), Errno> {
         let end = start.checked_add(len).ok_or(Errno::EINVAL)?.next_multiple_of(PAGE);
+        self.own_page_tables(start..end)?;
         self.drop_pages(start..end);
         Ok(())
     }
 
     /// Changes the protection of `[start, start + len)`.
     fn protect(&mut self, start: u64, len: u64, protection: Protection) -> Result<(), Errno> {
+        let end = start.saturating_add(len.next_multiple_of(PAGE));
+        self.own_page_tables(start..end)?;
         self.areas.protect(start, len, protection)?;
-        let end = start + len.next_multiple_of(PAGE);
-        self.own_page_tables(start..end);
         for va in (start..end).step_by(PAGE as usize) {
             if let Some((frame, _)) = self.tables.user_page(va) {
                 if protection.is_empty() {
@@ -416,6 +416,7 @@ impl IsolationContext for PagedContext {
     /// Grows or shrinks the area starting at `start` to end at `new_end`,
     /// freeing the pages it loses.
     fn resize(&mut self, start: u64, old_end: u64, new_end: u64) -> Result<(), Errno> {
+        self.own_page_tables(new_end..old_end)?;
         self.areas.resize(start, new_end)?;
         if new_end < old_end {
             self.drop_pages(new_end.next_multiple_of(PAGE)..old_end);
